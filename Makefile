@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine: `make test` and `make demo`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+AIRFLOW_VERSION ?= 3.3.2
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow-home
+
+.PHONY: install test lint typecheck unit demo clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check uv
+	$(UV) pip install --python $(PY) -q "apache-airflow==$(AIRFLOW_VERSION)" -e '.[test,emulator]'
+	touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check airflow_provider_cdata_sync tests example_dags benchmarks
+	$(VENV)/bin/ruff format --check airflow_provider_cdata_sync tests example_dags benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+demo: install
+	$(PY) -m airflow_provider_cdata_sync.demo
+
+clean:
+	rm -rf $(VENV) .airflow-home .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,97 @@
+"""The CData Sync connection form: one description, used by Airflow 3.2+ (provider info) and 2.x (hook)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONN_TYPE = "cdata_sync"
+HOOK_NAME = "CData Sync"
+
+#: Extra fields of the connection form: name -> (label, description, JSON schema).
+EXTRA_FIELDS: dict[str, dict[str, Any]] = {
+    "workspace": {
+        "label": "Workspace",
+        "description": "Default workspace id or name for jobs, pipelines and transformations (v2).",
+        "schema": {"type": ["string", "null"], "default": "default"},
+    },
+    "api_version": {
+        "label": "API version",
+        "description": "v2 for Sync 26.x and later (ids), v1 for older servers (OData, names), "
+        "auto to ask the server once.",
+        "schema": {"type": ["string", "null"], "enum": ["v2", "v1", "auto"], "default": "v2"},
+    },
+    "auth_type": {
+        "label": "Authentication",
+        "description": "header: x-cdata-authtoken (default); basic: HTTP Basic with login and token.",
+        "schema": {"type": ["string", "null"], "enum": ["header", "basic"], "default": "header"},
+    },
+    "verify_ssl": {
+        "label": "Verify TLS",
+        "description": "true (default), false, or the path of a CA bundle file.",
+        "schema": {"type": ["string", "null"], "default": "true"},
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Seconds to wait for an answer from the server.",
+        "schema": {"type": ["number", "null"], "default": 60},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "How often a failed request that is safe to repeat is retried.",
+        "schema": {"type": ["integer", "null"], "default": 5},
+    },
+    "console_url": {
+        "label": "Console URL",
+        "description": "Base URL of the Sync admin console for links, if it differs from the host.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+HIDDEN_FIELDS = ["schema", "port", "extra"]
+RELABELING = {"host": "Base URL", "login": "User (optional)", "password": "API auth token"}
+PLACEHOLDERS = {
+    "host": "http://sync-host:8181 (add the context path if any, e.g. http://host:8181/sync)",
+    "login": "only for HTTP Basic authentication",
+    "password": "the token of a Sync user with API access",
+    "workspace": "default",
+    "api_version": "v2",
+    "verify_ssl": "true",
+    "timeout": "60",
+    "max_retries": "5",
+    "console_url": "https://sync.example.com:8181",
+}
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """The behaviour dict in the shape hooks return from ``get_ui_field_behaviour``."""
+    return {"hidden_fields": HIDDEN_FIELDS, "relabeling": RELABELING, "placeholders": PLACEHOLDERS}
+
+
+def provider_info_connection_type(hook_class_name: str) -> dict[str, Any]:
+    """The ``connection-types`` entry of provider info, with ``conn-fields`` for Airflow 3.2+ forms."""
+    return {
+        "connection-type": CONN_TYPE,
+        "hook-class-name": hook_class_name,
+        "hook-name": HOOK_NAME,
+        "ui-field-behaviour": {
+            "hidden-fields": HIDDEN_FIELDS,
+            "relabeling": RELABELING,
+            "placeholders": PLACEHOLDERS,
+        },
+        "conn-fields": EXTRA_FIELDS,
+    }
+
+
+def wtforms_widgets() -> dict[str, Any]:
+    """Extra form widgets for the Flask-AppBuilder UI of Airflow 2.x (imports wtforms lazily)."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget  # type: ignore[import-not-found]
+    from flask_babel import lazy_gettext  # type: ignore[import-not-found]
+    from wtforms import IntegerField, StringField  # type: ignore[import-not-found]
+
+    widgets: dict[str, Any] = {}
+    for name, spec in EXTRA_FIELDS.items():
+        field_class = IntegerField if spec["schema"]["type"][0] == "integer" else StringField
+        widgets[name] = field_class(
+            lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec["description"]
+        )
+    return widgets
