@@ -1,4 +1,4 @@
-"""Provider registration for Airflow (entry point ``apache_airflow_provider``)."""
+"""Provider registration for Airflow (entry point ``apache_airflow_provider``). Imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from typing import Any
 from airflow_provider_cdata_sync import __version__
 from airflow_provider_cdata_sync.connection_form import provider_info_connection_type
 
-HOOK_CLASS = "airflow_provider_cdata_sync.hooks.cdata_sync.CDataSyncHook"
+PACKAGE = "airflow_provider_cdata_sync"
+HOOK_CLASS = f"{PACKAGE}.hooks.cdata_sync.CDataSyncHook"
+INTEGRATION = "CData Sync"
+
+
+def _modules(*names: str) -> list[dict[str, Any]]:
+    return [{"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.{name}" for name in names]}]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -19,16 +25,19 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "integrations": [
             {
-                "integration-name": "CData Sync",
+                "integration-name": INTEGRATION,
                 "external-doc-url": "https://www.cdata.com/sync/",
                 "tags": ["service"],
             }
         ],
-        "hooks": [
-            {
-                "integration-name": "CData Sync",
-                "python-modules": ["airflow_provider_cdata_sync.hooks.cdata_sync"],
-            }
+        "hooks": _modules("hooks.cdata_sync"),
+        "operators": _modules("operators.cdata_sync"),
+        "sensors": _modules("sensors.cdata_sync"),
+        "triggers": _modules("triggers.cdata_sync"),
+        "extra-links": [
+            f"{PACKAGE}.links.cdata_sync.CDataSyncJobLink",
+            f"{PACKAGE}.links.cdata_sync.CDataSyncPipelineLink",
+            f"{PACKAGE}.links.cdata_sync.CDataSyncTransformationLink",
         ],
         "connection-types": [provider_info_connection_type(HOOK_CLASS)],
     }

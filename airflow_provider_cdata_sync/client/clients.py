@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from airflow_provider_cdata_sync.client.runner import AsyncRunner, SyncRunner
-from airflow_provider_cdata_sync.client.v2 import V2Api
+from airflow_provider_cdata_sync.client.runs import RunsApi
 
 
-class CDataSyncClient(V2Api, SyncRunner):
+class CDataSyncClient(RunsApi, SyncRunner):
     """Synchronous CData Sync client (one keep-alive connection pool)::
 
     with CDataSyncClient(ClientConfig(base_url="http://sync:8181", token=token)) as client:
@@ -15,7 +15,7 @@ class CDataSyncClient(V2Api, SyncRunner):
     """
 
 
-class AsyncCDataSyncClient(V2Api, AsyncRunner):
+class AsyncCDataSyncClient(RunsApi, AsyncRunner):
     """Asynchronous CData Sync client, safe inside an event loop (triggers)::
 
     async with AsyncCDataSyncClient(config) as client:

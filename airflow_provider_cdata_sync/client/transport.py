@@ -83,7 +83,8 @@ class Sleep:
 
 
 Step = Send | Sleep
-Call = Generator[ApiRequest, httpx.Response, T]
+#: An operation: yields requests (or a Sleep, to wait between polls) and gets responses back.
+Call = Generator["ApiRequest | Sleep", httpx.Response, T]
 Steps = Generator[Step, "httpx.Response | httpx.TransportError | None", T]
 
 
@@ -212,6 +213,10 @@ def with_retries(
     try:
         request = next(call)
         while True:
+            if isinstance(request, Sleep):  # the operation wants to wait (e.g. before looking again)
+                yield request
+                request = call.send(None)  # type: ignore[arg-type]
+                continue
             response = yield from _send_with_retries(request, build, policy, scrub)
             if response.is_error and response.status_code not in request.accept_statuses:
                 raise error_from_response(request, response, scrub)

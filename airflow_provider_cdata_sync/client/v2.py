@@ -209,8 +209,12 @@ class V2Api(ApiBase):
             }
         )
         request = ApiRequest("PUT", f"v2/connections/{seg(connection_id)}", json=body)
-        answer = yield from self._json(request)
-        return Connection.model_validate(answer) if isinstance(answer, dict) and answer.get("name") else None
+        answer = unwrap_one((yield from self._json(request)))
+        # Any spelling of the name (``Name``, ``ConnectionName``) means the answer is the connection.
+        named = isinstance(answer, dict) and any(
+            to_snake(str(key)) in ("name", "connection_name") and value for key, value in answer.items()
+        )
+        return parse_model(request, Connection, answer) if named else None
 
     @operation
     def delete_connection(self, connection_id: str) -> Call[None]:
@@ -397,7 +401,7 @@ class V2Api(ApiBase):
 
     @operation
     def execute_job(self, job_id: str, tasks: Iterable[str] | None = None) -> Call[Run]:
-        """Start a job run, optionally of some task ids only. Not retried once it may have reached the server."""
+        """Start a job run (optionally of some task ids); not retried once it may have reached the server."""
         body = {"tasks": [str(task) for task in tasks]} if tasks is not None else None
         return (yield from self._run_answer(ApiRequest("POST", f"v2/jobs/{seg(job_id)}/execute", json=body)))
 

@@ -175,8 +175,8 @@ class CDataSyncHook(BaseHook):
         """The client configuration, looked up without blocking the event loop (for triggers)."""
         if "config" in self.__dict__:
             return self.config
+        # No masking here: the sync masker can dead-lock inside an event loop; the token is never logged.
         conn = await _aget_connection(self.cdata_sync_conn_id)
-        _mask(conn.password)
         config = config_from_connection(conn)
         self.__dict__["config"] = config
         return config
@@ -233,13 +233,10 @@ def console_url(config: ClientConfig, kind: str, resource_id: str, run_id: str |
 
 
 async def _aget_connection(conn_id: str) -> Any:
-    """Look up a connection without blocking the loop: the Task SDK's async lookup, else a thread."""
-    aget = getattr(BaseHook, "aget_connection", None)
-    if aget is not None:
-        return await aget(conn_id)
-    from asgiref.sync import sync_to_async
+    """Look up a connection without blocking the loop (common-compat picks the right way per version)."""
+    from airflow.providers.common.compat.connection import get_async_connection
 
-    return await sync_to_async(BaseHook.get_connection)(conn_id)
+    return await get_async_connection(conn_id)
 
 
 __all__ = ["DEFAULT_PORT", "CDataSyncHook", "config_from_connection", "console_url"]

@@ -1,0 +1,263 @@
+"""Triggers that poll CData Sync until a run finishes, asynchronously, with a wall-clock deadline.
+
+Kwargs are JSON-safe (plain dicts, strings and numbers), so a trigger rebuilt from its serialised form in
+a new triggerer process resumes where it was. Only the async client is used: nothing blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_cdata_sync.client import (
+    AsyncCDataSyncClient,
+    CDataSyncError,
+    CDataSyncRateLimitError,
+    CDataSyncResponseError,
+    CDataSyncServerError,
+    CDataSyncTransportError,
+    RunState,
+)
+from airflow_provider_cdata_sync.client.models import Run
+from airflow_provider_cdata_sync.client.runs import Target
+
+TRANSIENT_ERRORS = (
+    CDataSyncTransportError,
+    CDataSyncServerError,
+    CDataSyncRateLimitError,
+    CDataSyncResponseError,
+)
+EVENT_STATUSES = frozenset({"success", "failed", "cancelled", "timeout", "error"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors worth polling through: the network, the server's 5xx/429, a garbled answer."""
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+def run_event(status: str, target: Target, run: Run | None, message: str, **extra: Any) -> TriggerEvent:
+    """A JSON-safe event the operator's ``execute_complete`` validates."""
+    payload = {
+        "status": status,
+        "target": target.to_dict(),
+        "run_id": run.id if run else extra.pop("run_id", None),
+        "run": run.model_dump(mode="json") if run else None,
+        "message": message,
+        **extra,
+    }
+    return TriggerEvent(payload)
+
+
+def final_event_status(run: Run) -> str:
+    """success / failed / cancelled for a finished run (tasks are judged by the operator)."""
+    if run.state is RunState.CANCELLED:
+        return "cancelled"
+    if run.state is RunState.FAILED:
+        return "failed"
+    return "success"
+
+
+class _PollingTrigger(BaseTrigger):
+    """Shared polling loop: deadline, consecutive-error limit with backoff, unknown-status limit."""
+
+    def __init__(
+        self,
+        conn_id: str,
+        target: dict[str, Any],
+        poll_interval: float = 30.0,
+        end_time: float | None = None,
+        max_consecutive_errors: int = 5,
+        max_unknown_polls: int = 10,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.target = dict(target)
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time) if end_time is not None else None
+        self.max_consecutive_errors = int(max_consecutive_errors)
+        self.max_unknown_polls = int(max_unknown_polls)
+
+    def _common_kwargs(self) -> dict[str, Any]:
+        return {
+            "conn_id": self.conn_id,
+            "target": self.target,
+            "poll_interval": self.poll_interval,
+            "end_time": self.end_time,
+            "max_consecutive_errors": self.max_consecutive_errors,
+            "max_unknown_polls": self.max_unknown_polls,
+        }
+
+    @property
+    def parsed_target(self) -> Target:
+        """The target as a :class:`Target`."""
+        return Target.from_dict(self.target)
+
+    async def check(self, client: AsyncCDataSyncClient) -> TriggerEvent | None:
+        """One poll: an event when done, None to keep waiting."""
+        raise NotImplementedError
+
+    async def _client(self) -> AsyncCDataSyncClient:
+        from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
+
+        return await CDataSyncHook(cdata_sync_conn_id=self.conn_id).aget_client()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the run finishes, the deadline passes or errors pile up."""
+        target = self.parsed_target
+        try:
+            client = await self._client()
+        except CDataSyncError as exc:
+            yield run_event("error", target, None, f"Cannot use connection {self.conn_id!r}: {exc}")
+            return
+        try:
+            async with client:
+                async for event in self._loop(client, target):
+                    yield event
+                    return
+        except asyncio.CancelledError:
+            self.log.info("Stopped waiting for CData Sync %s %r.", target.kind, target.name)
+            raise
+
+    async def _loop(self, client: AsyncCDataSyncClient, target: Target) -> AsyncIterator[TriggerEvent]:
+        errors = 0
+        while True:
+            delay = self.poll_interval
+            try:
+                event = await self.check(client)
+            except CDataSyncError as exc:
+                if not is_transient(exc):
+                    yield run_event("error", target, None, str(exc), run_id=self._run_id())
+                    return
+                errors += 1
+                if errors > self.max_consecutive_errors:
+                    yield run_event(
+                        "error",
+                        target,
+                        None,
+                        f"Gave up after {errors} consecutive failed polls of CData Sync: {exc}",
+                        run_id=self._run_id(),
+                    )
+                    return
+                self.log.warning("Poll %d of CData Sync failed (%s); polling on.", errors, exc)
+                delay = min(self.poll_interval * (2 ** (errors - 1)), max(self.poll_interval, 300.0))
+            else:
+                errors = 0
+                if event is not None:
+                    yield event
+                    return
+            remaining = None if self.end_time is None else self.end_time - time.time()
+            if remaining is not None and remaining <= 0:
+                yield run_event(
+                    "timeout",
+                    target,
+                    None,
+                    f"Timed out waiting for CData Sync {target.kind} {target.name!r}.",
+                    run_id=self._run_id(),
+                )
+                return
+            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
+
+    def _run_id(self) -> str | None:
+        return None
+
+
+class CDataSyncRunTrigger(_PollingTrigger):
+    """Wait for one run of a job, transformation or pipeline (the current one when ``run_id`` is None)."""
+
+    kind: ClassVar[str] = "job"
+
+    def __init__(self, *, run_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.run_id = run_id
+        self._unknown_polls = 0
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-safe kwargs."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {**self._common_kwargs(), "run_id": self.run_id},
+        )
+
+    def _run_id(self) -> str | None:
+        return self.run_id
+
+    async def check(self, client: AsyncCDataSyncClient) -> TriggerEvent | None:
+        """Look at the run once."""
+        target = self.parsed_target
+        if self.run_id:
+            run: Run | None = await client.get_run(target, self.run_id)
+        else:
+            run = await client.current_run(target) or await client.latest_run(target)
+            if run is not None and run.id and run.state.is_active:
+                self.run_id = run.id  # follow this run from now on
+        if run is None:
+            return None
+        if run.state is RunState.UNKNOWN:
+            self._unknown_polls += 1
+            self.log.warning("CData Sync reports an unknown status %r for run %s.", run.status, run.id)
+            if self._unknown_polls >= self.max_unknown_polls:
+                return run_event(
+                    "error",
+                    target,
+                    run,
+                    f"CData Sync kept reporting the unknown status {run.status!r} for run {run.id} "
+                    f"({self._unknown_polls} polls); it is not treated as success.",
+                )
+            return None
+        self._unknown_polls = 0
+        if not run.state.is_terminal:
+            return None
+        return run_event(final_event_status(run), target, run, f"Run {run.id} ended: {run.status}")
+
+
+class CDataSyncJobTrigger(CDataSyncRunTrigger):
+    """Wait for a CData Sync job run."""
+
+    kind = "job"
+
+
+class CDataSyncTransformationTrigger(CDataSyncRunTrigger):
+    """Wait for a CData Sync transformation run."""
+
+    kind = "transformation"
+
+
+class CDataSyncPipelineTrigger(CDataSyncRunTrigger):
+    """Wait for a CData Sync pipeline run."""
+
+    kind = "pipeline"
+
+
+class CDataSyncJobHistoryTrigger(_PollingTrigger):
+    """Wait until a job's history shows a successful run started at or after ``since`` (ISO 8601)."""
+
+    def __init__(self, *, since: str, fail_on_failure: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.since = since
+        self.fail_on_failure = bool(fail_on_failure)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-safe kwargs."""
+        kwargs = {**self._common_kwargs(), "since": self.since, "fail_on_failure": self.fail_on_failure}
+        return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
+
+    async def check(self, client: AsyncCDataSyncClient) -> TriggerEvent | None:
+        """Look at the history once."""
+        target = self.parsed_target
+        runs = await client.runs_since(target, datetime.fromisoformat(self.since))
+        return history_event(target, runs, self.fail_on_failure)
+
+
+def history_event(target: Target, runs: list[Run], fail_on_failure: bool) -> TriggerEvent | None:
+    """success when a run since the cut-off succeeded; failed (if asked) when one failed; else None."""
+    for run in reversed(runs):  # newest first
+        if run.state in (RunState.SUCCESS, RunState.WARNING) and not run.failed_tasks:
+            return run_event("success", target, run, f"Run {run.id} succeeded.")
+        if fail_on_failure and run.state.is_failure:
+            return run_event(final_event_status(run), target, run, f"Run {run.id} ended {run.status}.")
+    return None
