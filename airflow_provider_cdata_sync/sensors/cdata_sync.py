@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
+    AirflowSensorTimeout,
     AirflowSkipException,
     BaseSensorOperator,
     conf,
@@ -103,8 +104,6 @@ class _CDataSyncSensorBase(BaseSensorOperator):
             message = f"Sensor timed out waiting for CData Sync {target.kind} {target.name!r}."
             if self.soft_fail:
                 raise AirflowSkipException(message)
-            from airflow.exceptions import AirflowSensorTimeout
-
             raise AirflowSensorTimeout(message)
         if event["status"] == "error" or not isinstance(event.get("run"), dict):
             raise AirflowException(
@@ -259,8 +258,16 @@ class CDataSyncJobHistorySensor(_CDataSyncSensorBase):
 
     def _since(self, context: Context) -> datetime:
         value: Any = self.started_after
+        if isinstance(value, str) and value.strip() in ("", "None", "null"):
+            value = None  # a template that rendered to nothing
         if value is None:
-            value = context.get("data_interval_end") or context.get("logical_date")
+            dag_run = context.get("dag_run")
+            value = (
+                context.get("data_interval_end")
+                or context.get("logical_date")
+                or getattr(dag_run, "run_after", None)
+                or getattr(dag_run, "start_date", None)
+            )
         if value is None:
             raise AirflowFailException("started_after is not set and the DAG run has no data interval end.")
         if isinstance(value, str):

@@ -1,0 +1,97 @@
+"""End-to-end fixtures: a migrated Airflow DB, the seeded emulator, and a DAG runner via dag.test()."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+
+TOKEN = "e2e-secret-token-5f1c"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Create the Airflow metadata DB once."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CDataSyncEmulator]:
+    """The seeded demo emulator (scheduler off: tests start runs themselves)."""
+    data_dir = tmp_path_factory.mktemp("emulator")
+    with CDataSyncEmulator(data_dir, TOKEN, seed_demo=True, scheduler=False) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(demo_server: CDataSyncEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[CDataSyncEmulator]:
+    """The demo emulator, wired to the connection ``cdata_sync_default``; faults and speed reset after."""
+    conn = {"conn_type": "cdata_sync", "host": demo_server.base_url, "password": demo_server.token}
+    monkeypatch.setenv("AIRFLOW_CONN_CDATA_SYNC_DEFAULT", json.dumps(conn))
+    yield demo_server
+    demo_server.clear_faults()
+    demo_server.set_speed(rows_per_second=None, min_run_seconds=0.0)
+    demo_server.wait_idle(30)
+
+
+@dataclass
+class DagResult:
+    """What a dag.test() run left behind."""
+
+    dag_run: Any
+    states: dict[str, str]
+    output: str
+
+    def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        """An XCom value of a task of this run."""
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            row = (
+                session.query(XComModel)
+                .filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id, task_id=task_id, key=key)
+                .filter_by(map_index=map_index)
+                .one_or_none()
+            )
+            if row is None:
+                return None
+            return row.value
+
+
+@pytest.fixture
+def run_dag(airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Any:
+    """Run a DAG of the DAG folder with dag.test() and return its states, XComs and captured log."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert not bag.import_errors, bag.import_errors
+
+    def run(dag_id: str, conf: dict[str, Any] | None = None) -> DagResult:
+        dag = bag.get_dag(dag_id)
+        capfd.readouterr()
+        dag_run = dag.test(run_conf=conf)
+        output = capfd.readouterr().out
+        states = {
+            (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
+            for ti in dag_run.get_task_instances()
+        }
+        return DagResult(dag_run, states, output)
+
+    return run
+
+
+def destination_rows(server: CDataSyncEmulator, table: str) -> int:
+    """Rows in a table of the demo warehouse."""
+    from airflow_provider_cdata_sync.emulator.testing import count_rows
+
+    return count_rows(Path(server.data_dir) / "demo" / "warehouse.db", table)

@@ -1,0 +1,168 @@
+"""End-to-end: the example DAGs and timeout DAGs run with dag.test() against the emulator over loopback."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+from airflow_provider_cdata_sync.reporting import LOG_GROUP_END, LOG_GROUP_START
+from tests.e2e.conftest import destination_rows
+
+pytestmark = pytest.mark.e2e
+
+
+def job_id(server: CDataSyncEmulator, name: str) -> str:
+    return next(job["id"] for job in server.state()["jobs"] if job["name"] == name)
+
+
+def last_run(server: CDataSyncEmulator, name: str) -> dict:
+    return server.runs(job_id(server, name))[-1]
+
+
+def test_dag_folder_has_no_import_errors(airflow_db: None) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert not bag.import_errors
+    assert {
+        "example_cdata_sync_quickstart",
+        "example_cdata_sync_deferrable_pipeline",
+        "example_cdata_sync_history_sensor",
+        "example_cdata_sync_dynamic_mapping",
+        "example_cdata_sync_params",
+    } <= set(bag.dag_ids)
+
+
+def test_quickstart_replicates_then_transforms(emulator: CDataSyncEmulator, run_dag) -> None:
+    result = run_dag("example_cdata_sync_quickstart")
+
+    assert result.states == {"replicate_shop": "success", "build_customer_revenue": "success"}
+    assert destination_rows(emulator, "customers") == 2000
+    assert destination_rows(emulator, "order_items") == 20000
+    assert destination_rows(emulator, "customer_revenue") == 2000
+    summary = result.xcom("replicate_shop")
+    assert summary["status"] == "success"
+    assert summary["records_affected"] == 32200
+    assert {task["table"]: task["records_affected"] for task in summary["tasks"]} == {
+        "customers": 2000,
+        "products": 200,
+        "orders": 10000,
+        "order_items": 20000,
+    }
+    run = last_run(emulator, "DemoReplication")
+    assert summary["run_id"] == run["id"]
+    # The remote log is in the task log, inside a folded group, then the per-task table.
+    assert LOG_GROUP_START in result.output and LOG_GROUP_END in result.output
+    assert "Replicating table [order_items]" in result.output
+    assert "order_items  success" in result.output
+    # Run id and console link were pushed, and the link resolves on the emulator's console.
+    url = result.xcom("replicate_shop", "cdata_sync_console_url")
+    assert (
+        url == f"{emulator.base_url}/console/jobs/{job_id(emulator, 'DemoReplication')}/history/{run['id']}"
+    )
+    assert result.xcom("replicate_shop", "_link_CDataSyncJobLink") == url
+    page = httpx.get(url)
+    assert page.status_code == 200 and "DemoReplication" in page.text
+
+
+def test_deferrable_pipeline_runs_in_trigger_and_reports(emulator: CDataSyncEmulator, run_dag) -> None:
+    result = run_dag("example_cdata_sync_deferrable_pipeline")
+
+    assert result.states == {"run_pipeline": "success", "report": "success"}
+    summary = result.xcom("run_pipeline")
+    assert summary["kind"] == "pipeline" and summary["status"] == "success"
+    assert "Deferring until run" in result.output
+    assert "DemoPipeline: success" in result.output
+    assert destination_rows(emulator, "customer_revenue") == 2000
+    assert result.xcom("run_pipeline", "_link_CDataSyncPipelineLink").startswith(
+        f"{emulator.base_url}/console/pipelines/"
+    )
+
+
+def test_params_dag_runs_only_chosen_tables(emulator: CDataSyncEmulator, run_dag) -> None:
+    result = run_dag("example_cdata_sync_params", {"job": "demoreplication", "tasks": ["products"]})
+
+    assert result.states == {"run_chosen_job": "success"}
+    run = last_run(emulator, "DemoReplication")
+    assert [task["table"] for task in run["tasks"]] == ["products"]
+    assert result.xcom("run_chosen_job")["records_affected"] == 200
+
+
+def test_failing_job_fails_the_task_with_the_remote_error(emulator: CDataSyncEmulator, run_dag) -> None:
+    result = run_dag("example_cdata_sync_params", {"job": "DemoBrokenReplication", "tasks": []})
+
+    assert result.states == {"run_chosen_job": "failed"}
+    run = last_run(emulator, "DemoBrokenReplication")
+    failed = [task for task in run["tasks"] if task["status"] == "Failed"]
+    assert failed, run
+    assert f"failed tasks: [{failed[0]['table']}]" in result.output
+    assert failed[0]["error"] in result.output
+
+
+def test_unknown_job_fails_with_the_names_that_exist(emulator: CDataSyncEmulator, run_dag) -> None:
+    result = run_dag("example_cdata_sync_params", {"job": "NoSuchJob", "tasks": []})
+
+    assert result.states == {"run_chosen_job": "failed"}
+    assert "No job with id or name 'NoSuchJob'" in result.output
+    assert "'DemoReplication'" in result.output
+
+
+def test_dynamic_mapping_runs_each_job(emulator: CDataSyncEmulator, run_dag) -> None:
+    result = run_dag("example_cdata_sync_dynamic_mapping")
+
+    assert result.states == {"run_job[0]": "success", "run_job[1]": "success", "total_records": "success"}
+    assert result.xcom("total_records") == 32200 + 200
+
+
+def test_history_sensor_waits_for_a_run_scheduled_in_sync(emulator: CDataSyncEmulator, run_dag) -> None:
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    # Stand in for Sync's own scheduler: start the scheduled job directly on the server.
+    response = httpx.post(
+        f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoScheduledReplication')}/execute",
+        headers={"x-cdata-authtoken": emulator.token},
+    )
+    assert response.status_code in (200, 202)
+
+    result = run_dag("example_cdata_sync_history_sensor", {"since": since.isoformat()})
+
+    assert result.states == {"wait_for_scheduled_sync": "success", "refresh_revenue": "success"}
+    assert (
+        result.xcom("wait_for_scheduled_sync")["run_id"]
+        == last_run(emulator, "DemoScheduledReplication")["id"]
+    )
+
+
+@pytest.mark.parametrize(
+    "dag_id", ["e2e_blocking_timeout", "e2e_deferred_timeout", "e2e_deferred_execution_timeout"]
+)
+def test_timeout_cancels_the_remote_run(emulator: CDataSyncEmulator, run_dag, dag_id: str) -> None:
+    emulator.set_speed(min_run_seconds=60, target_id=job_id(emulator, "DemoReplication"))
+    started = time.monotonic()
+
+    result = run_dag(dag_id)
+
+    assert result.states == {"run": "failed"}
+    assert time.monotonic() - started < 45
+    run = last_run(emulator, "DemoReplication")
+    assert run["status"] == "Cancelled", run
+    assert "the run was cancelled" in result.output
+
+
+def test_job_sensor_waits_for_the_current_run(emulator: CDataSyncEmulator, run_dag) -> None:
+    emulator.set_speed(min_run_seconds=3, target_id=job_id(emulator, "DemoReplication"))
+    response = httpx.post(
+        f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoReplication')}/execute",
+        headers={"x-cdata-authtoken": emulator.token},
+    )
+    run_id = response.json()["id"]
+
+    result = run_dag("e2e_job_sensor")
+
+    assert result.states == {"wait_poke": "success", "wait_deferred": "success"}
+    assert result.xcom("wait_poke")["run_id"] == run_id
+    assert result.xcom("wait_deferred")["run_id"] == run_id
