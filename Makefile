@@ -29,7 +29,7 @@ unit: install
 test: lint typecheck unit
 
 demo: install
-	$(PY) -m airflow_provider_cdata_sync.demo
+	$(PY) scripts/demo.py
 
 clean:
 	rm -rf $(VENV) .airflow-home .pytest_cache .mypy_cache .ruff_cache
