@@ -117,7 +117,9 @@ class ApiBase:
     def _many(self, request: ApiRequest, model: type[M]) -> Call[list[M]]:
         """All items of a list endpoint, following paging links (guarded against loops)."""
         results: list[M] = []
-        seen: set[str] = set()
+        # The first page counts as seen, so a link back to it does not fetch (and return) it twice.
+        first = urljoin(self.config.api_root + "/", request.url or request.path)
+        seen: set[str] = set() if request.params else {first}
         current = request
         for _ in range(MAX_PAGES):
             body = yield from self._json(current)

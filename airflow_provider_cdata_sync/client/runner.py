@@ -16,10 +16,11 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
-from airflow_provider_cdata_sync.client.config import ClientConfig
 from airflow_provider_cdata_sync.client.transport import (
     ApiRequest,
     Call,
+    CDataRequestBuilder,
+    HttpSettings,
     RequestBuilder,
     RetryPolicy,
     Sleep,
@@ -75,11 +76,13 @@ class TailBuffer:
 class _Driver:
     """What both drivers share: configuration, request building, retry policy, secret scrubbing."""
 
-    config: ClientConfig
+    config: HttpSettings
+    #: How requests are addressed and authenticated; other APIs (AI Squared) plug in their own.
+    builder_class: type[RequestBuilder] = CDataRequestBuilder
 
-    def _setup(self, config: ClientConfig) -> None:
+    def _setup(self, config: HttpSettings) -> None:
         self.config = config
-        self._builder = RequestBuilder(config)
+        self._builder = self.builder_class(config)
         self._policy = RetryPolicy(config.retry)
         self.scrub = make_scrubber([config.token])
 
@@ -102,7 +105,7 @@ class _Driver:
 class SyncRunner(_Driver):
     """Runs operations with a keep-alive ``httpx.Client``."""
 
-    def __init__(self, config: ClientConfig, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, config: HttpSettings, transport: httpx.BaseTransport | None = None) -> None:
         self._setup(config)
         self._http = httpx.Client(transport=transport, **self._client_kwargs())
 
@@ -148,7 +151,7 @@ class SyncRunner(_Driver):
 class AsyncRunner(_Driver):
     """Runs operations with a keep-alive ``httpx.AsyncClient``; never blocks the event loop."""
 
-    def __init__(self, config: ClientConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: HttpSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._setup(config)
         self._http = httpx.AsyncClient(transport=transport, **self._client_kwargs())
 

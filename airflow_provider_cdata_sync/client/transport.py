@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -23,6 +23,7 @@ from airflow_provider_cdata_sync.client.errors import (
     CDataSyncAPIError,
     CDataSyncAuthenticationError,
     CDataSyncConflictError,
+    CDataSyncError,
     CDataSyncMethodNotAllowedError,
     CDataSyncNotFoundError,
     CDataSyncOutcomeUnknownError,
@@ -151,23 +152,39 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class RequestBuilder:
-    """Turns :class:`ApiRequest` objects into ``httpx.Request`` objects for one server."""
+class HttpSettings(Protocol):
+    """What the drivers need of a configuration (the CData Sync config and others, e.g. AI Squared)."""
 
-    def __init__(self, config: ClientConfig) -> None:
+    @property
+    def token(self) -> str: ...
+    @property
+    def verify(self) -> bool | str: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def read_timeout(self) -> float: ...
+    @property
+    def retry(self) -> RetrySettings: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def api_root(self) -> str:
+        """Absolute URL that request paths are relative to."""
+        ...
+
+
+class RequestBuilder:
+    """Turns :class:`ApiRequest` objects into ``httpx.Request`` objects for one server (no auth here)."""
+
+    def __init__(self, config: HttpSettings) -> None:
         self.config = config
 
     def headers(self) -> dict[str, str]:
-        """Headers sent with every request, authentication included (never the token in a URL)."""
-        headers = {"Accept": "application/json", "User-Agent": self.config.user_agent}
-        if self.config.auth_mode == "header":
-            headers["x-cdata-authtoken"] = self.config.token
-        return headers
+        """Headers sent with every request."""
+        return {"Accept": "application/json", "User-Agent": self.config.user_agent}
 
     def auth(self) -> httpx.Auth | None:
-        """HTTP Basic ``user:token`` when asked for."""
-        if self.config.auth_mode == "basic":
-            return httpx.BasicAuth(self.config.user or "airflow", self.config.token)
+        """httpx authentication, if any."""
         return None
 
     def url(self, request: ApiRequest) -> str:
@@ -180,6 +197,25 @@ class RequestBuilder:
         """Build the ``httpx.Request`` through the given client (its headers and auth apply)."""
         params = None if request.url else clean_params(request.params)
         return http.build_request(request.method.upper(), self.url(request), params=params, json=request.json)
+
+
+class CDataRequestBuilder(RequestBuilder):
+    """CData Sync authentication: ``x-cdata-authtoken`` header, or HTTP Basic ``user:token``."""
+
+    config: ClientConfig
+
+    def headers(self) -> dict[str, str]:
+        """Headers with the token (never in a URL)."""
+        headers = super().headers()
+        if self.config.auth_mode == "header":
+            headers["x-cdata-authtoken"] = self.config.token
+        return headers
+
+    def auth(self) -> httpx.Auth | None:
+        """HTTP Basic ``user:token`` when asked for."""
+        if self.config.auth_mode == "basic":
+            return httpx.BasicAuth(self.config.user or "airflow", self.config.token)
+        return None
 
 
 def clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
@@ -218,11 +254,15 @@ def with_retries(
                 request = call.send(None)  # type: ignore[arg-type]
                 continue
             response = yield from _send_with_retries(request, build, policy, scrub)
-            if response.is_error and response.status_code not in request.accept_statuses:
+            failed = response.is_error or response.is_redirect  # redirects are not followed: say so
+            if failed and response.status_code not in request.accept_statuses:
                 raise error_from_response(request, response, scrub)
             request = call.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    except CDataSyncError as error:  # e.g. an unparseable answer quoting a body that echoes the token
+        scrub_error(error, scrub)
+        raise
     finally:
         call.close()
 
@@ -240,7 +280,9 @@ def _send_with_retries(
             delay = policy.delay_after_response(request, outcome, attempt)
             if delay is None:
                 return outcome
-            outcome.close()
+            # Drivers hand over fully read responses; a sync close() on an async stream would raise.
+            if isinstance(outcome.stream, httpx.SyncByteStream):
+                outcome.close()
         elif isinstance(outcome, httpx.TransportError):
             delay = policy.delay_after_error(request, outcome, attempt)
             if delay is None:
@@ -362,6 +404,9 @@ def error_from_response(
         if not request.is_idempotent and status in GATEWAY_STATUSES:
             kwargs["hint"] = "The request was not repeated because it may already have taken effect"
         return CDataSyncServerError(status, message, **kwargs)
+    if response.is_redirect:
+        location = scrub(response.headers.get("Location", ""))
+        kwargs["hint"] = f"The server redirects to {location!r}: set the connection's host to that base URL"
     return CDataSyncAPIError(status, message, **kwargs)
 
 
@@ -378,6 +423,18 @@ def parse_json(request: ApiRequest, response: httpx.Response) -> Any:
             path=display_path(request),
             body_excerpt=response.text[:80],
         ) from exc
+
+
+def scrub_error(error: BaseException, scrub: Callable[[str], str]) -> None:
+    """Remove secrets from an error's message and text attributes, and drop a cause that quotes one."""
+    error.args = tuple(scrub(arg) if isinstance(arg, str) else arg for arg in error.args)
+    for name, value in list(vars(error).items()):
+        if isinstance(value, str):
+            setattr(error, name, scrub(value))
+    for cause in (error.__cause__, error.__context__):
+        texts = [str(cause), *(v for v in getattr(cause, "__dict__", {}).values() if isinstance(v, str))]
+        if cause is not None and any(scrub(text) != text for text in texts):
+            error.__cause__ = error.__context__ = None
 
 
 def make_scrubber(secrets: list[str]) -> Callable[[str], str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import httpx
 
@@ -73,7 +73,11 @@ JOB_SETTINGS = frozenset(
     }
 )
 JOB_TYPES = ("Standard", "SyncAll", "LoadFolder", "ChangeDataCapture", "ReverseETL")
-_SETTING_ALIASES = {"emailerroronly": "email_error_only", "email_error": "email_error_only"}
+_SETTING_ALIASES = {
+    "emailerroronly": "email_error_only",
+    "email_error": "email_error_only",
+    "use_gmt_date_time": "use_gmt_datetime",  # the documented ``Use_GMT_DateTime`` splits at "DateTime"
+}
 
 
 def seg(value: object) -> str:
@@ -270,10 +274,16 @@ class V2Api(ApiBase):
         """Parse a list answer already received, then follow its paging."""
 
         body = parse_json(request, response)
-        items, link = extract_items(body)
+        try:
+            items, link = extract_items(body)
+        except TypeError as exc:
+            raise CDataSyncResponseError(
+                str(exc), method=request.method, path=f"/api.rsc/{request.path}", body_excerpt=str(body)[:80]
+            ) from exc
         results = [parse_model(request, model, unwrap_one(item)) for item in items]
         if link and items:
-            results.extend((yield from self._many(ApiRequest("GET", request.path, url=link), model)))
+            absolute = urljoin(self.config.api_root + "/", link)  # links may be relative
+            results.extend((yield from self._many(ApiRequest("GET", request.path, url=absolute), model)))
         return results
 
     @operation
