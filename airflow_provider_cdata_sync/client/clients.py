@@ -6,7 +6,7 @@ from airflow_provider_cdata_sync.client.runner import AsyncRunner, SyncRunner
 from airflow_provider_cdata_sync.client.runs import RunsApi
 
 
-class CDataSyncClient(RunsApi, SyncRunner):
+class CDataSyncClient(RunsApi, SyncRunner):  # type: ignore[misc]  # config narrowed to ClientConfig
     """Synchronous CData Sync client (one keep-alive connection pool)::
 
     with CDataSyncClient(ClientConfig(base_url="http://sync:8181", token=token)) as client:
@@ -15,7 +15,7 @@ class CDataSyncClient(RunsApi, SyncRunner):
     """
 
 
-class AsyncCDataSyncClient(RunsApi, AsyncRunner):
+class AsyncCDataSyncClient(RunsApi, AsyncRunner):  # type: ignore[misc]  # config narrowed to ClientConfig
     """Asynchronous CData Sync client, safe inside an event loop (triggers)::
 
     async with AsyncCDataSyncClient(config) as client:
