@@ -1,0 +1,67 @@
+"""Command line: ``python -m airflow_provider_cdata_sync.emulator --port 8181 --data-dir DIR --token T``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .server import CDataSyncEmulator
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="cdata-sync-emulator", description="Local CData Sync emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8181)
+    parser.add_argument("--data-dir", default="./cdata-sync-emulator-data")
+    parser.add_argument("--token", default="t0ken", help="the auth token accepted by the API")
+    parser.add_argument(
+        "--seed-demo", action="store_true", help="create the demo connections, jobs and pipeline"
+    )
+    parser.add_argument("--context-path", default="", help="serve under a path, e.g. /sync")
+    parser.add_argument("--rows-per-second", type=float, default=None, help="throttle replication (per task)")
+    parser.add_argument("--min-run-seconds", type=float, default=0.0, help="minimum duration of every run")
+    parser.add_argument("--allow-url-token", action="store_true", help="accept ?@authtoken= in URLs")
+    parser.add_argument("--v1-page-size", type=int, default=100, help="server page size of v1 collections")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until interrupted."""
+    args = parse_args(argv)
+    server = CDataSyncEmulator(
+        args.data_dir,
+        args.token,
+        seed_demo=args.seed_demo,
+        rows_per_second=args.rows_per_second,
+        min_run_seconds=args.min_run_seconds,
+        context_path=args.context_path,
+        host=args.host,
+        port=args.port,
+        allow_url_token=args.allow_url_token,
+        v1_page_size=args.v1_page_size,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    server.start()
+    print(f"CData Sync emulator serving {server.base_url}/ (API {server.api_url}/v2/)", flush=True)
+    print(f"Auth token: {server.token}  (header x-cdata-authtoken)", flush=True)
+    print(f"Data dir: {server.data_dir.resolve()}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
