@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from airflow_provider_cdata_sync.client.clients import AsyncCDataSyncClient, CDataSyncClient
+from airflow_provider_cdata_sync.client.clients import (
+    AnyAsyncClient,
+    AnyClient,
+    AsyncCDataSyncClient,
+    AsyncCDataSyncV1Client,
+    CDataSyncClient,
+    CDataSyncV1Client,
+    aconnect,
+    connect,
+)
 from airflow_provider_cdata_sync.client.config import ClientConfig, RetrySettings
 from airflow_provider_cdata_sync.client.errors import (
     CDataSyncAPIError,
@@ -23,7 +32,10 @@ from airflow_provider_cdata_sync.client.errors import (
 from airflow_provider_cdata_sync.client.status import RunState, normalise_state
 
 __all__ = [
+    "AnyAsyncClient",
+    "AnyClient",
     "AsyncCDataSyncClient",
+    "AsyncCDataSyncV1Client",
     "CDataSyncAPIError",
     "CDataSyncAuthenticationError",
     "CDataSyncClient",
@@ -39,8 +51,11 @@ __all__ = [
     "CDataSyncServerError",
     "CDataSyncTransportError",
     "CDataSyncUnsupportedError",
+    "CDataSyncV1Client",
     "ClientConfig",
     "RetrySettings",
     "RunState",
+    "aconnect",
+    "connect",
     "normalise_state",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from pydantic import ValidationError
@@ -60,6 +60,17 @@ def next_link(body: Mapping[str, Any]) -> str | None:
             if isinstance(value, str) and value:
                 return value
     return None
+
+
+def page_url(api_root: str, link: str) -> str:
+    """The absolute URL of a paging link (relative or absolute), always on the configured server.
+
+    A server behind a proxy may name itself by an internal host in its links; following that host would
+    fail, and would send the auth token to a host the user never configured.
+    """
+    url = urlsplit(urljoin(api_root + "/", link))
+    root = urlsplit(api_root)
+    return urlunsplit((root.scheme, root.netloc, url.path, url.query, ""))
 
 
 def unwrap_one(body: Any) -> Any:
@@ -132,7 +143,7 @@ class ApiBase:
             results.extend(parse_model(current, model, unwrap_one(item)) for item in items)
             if not link or not items:
                 return results
-            absolute = urljoin(self.config.api_root + "/", link)
+            absolute = page_url(self.config.api_root, link)
             if absolute in seen:
                 return results
             seen.add(absolute)

@@ -164,7 +164,7 @@ class Job(SyncModel):
             ref = data.get(f"{side}_connection")
             if ref is None:
                 ref = data.get(side)
-            ref_id = data.get(f"{side}_connection_id")
+            ref_id = data.get(f"{side}_connection_id") or data.get(f"{side}_id")
             ref_name = data.get(f"{side}_connection_name")
             if ref is None and (ref_id or ref_name):
                 ref = {"id": ref_id, "name": ref_name}
@@ -384,7 +384,12 @@ class PipelineEvent(SyncModel):
 class User(SyncModel):
     """A Sync user."""
 
-    aliases: ClassVar[dict[str, str]] = {"user_id": "id", "user": "name", "user_name": "name"}
+    aliases: ClassVar[dict[str, str]] = {
+        "user_id": "id",
+        "user": "name",
+        "user_name": "name",
+        "roles": "role",
+    }
     id: OptionalStr = None
     name: str | None = None
     role: str | None = None

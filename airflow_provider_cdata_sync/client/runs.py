@@ -43,6 +43,7 @@ class Target:
     name: str
     workspace: str | None = None
     connection_ids: tuple[str, ...] = field(default_factory=tuple)
+    api_version: str | None = None  # the API the target was found with (saves an auto-detection)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (for trigger kwargs and XCom)."""
@@ -59,6 +60,7 @@ class Target:
             name=str(data.get("name") or data["id"]),
             workspace=data.get("workspace"),
             connection_ids=tuple(data.get("connection_ids") or ()),
+            api_version=data.get("api_version"),
         )
 
 
@@ -111,13 +113,13 @@ class RunsApi(V2Api):
             connection_ids = yield from self._connection_ids(
                 [job.source_connection, job.destination_connection], workspace
             )
-            return Target("job", str(job.id), job.name, ws, connection_ids)
+            return Target("job", str(job.id), job.name, ws, connection_ids, "v2")
         if kind == "transformation":
             item = yield from self.resolve_transformation.steps(ref, workspace)
             ids = (str(item.connection_id),) if item.connection_id else ()
-            return Target("transformation", str(item.id), item.name, ws, ids)
+            return Target("transformation", str(item.id), item.name, ws, ids, "v2")
         pipeline = yield from self.resolve_pipeline.steps(ref, workspace)
-        return Target("pipeline", str(pipeline.id), pipeline.name, ws, ())
+        return Target("pipeline", str(pipeline.id), pipeline.name, ws, (), "v2")
 
     def _connection_ids(self, refs: list[Any], workspace: str | None) -> Call[tuple[str, ...]]:
         ids: list[str] = []

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 import httpx
 
-from airflow_provider_cdata_sync.client.base import ApiBase, extract_items, parse_model, resolve, unwrap_one
+from airflow_provider_cdata_sync.client.base import (
+    ApiBase,
+    extract_items,
+    page_url,
+    parse_model,
+    resolve,
+    unwrap_one,
+)
 from airflow_provider_cdata_sync.client.errors import (
     CDataSyncConfigError,
     CDataSyncLookupError,
@@ -282,7 +289,7 @@ class V2Api(ApiBase):
             ) from exc
         results = [parse_model(request, model, unwrap_one(item)) for item in items]
         if link and items:
-            absolute = urljoin(self.config.api_root + "/", link)  # links may be relative
+            absolute = page_url(self.config.api_root, link)  # links may be relative
             results.extend((yield from self._many(ApiRequest("GET", request.path, url=absolute), model)))
         return results
 

@@ -415,6 +415,21 @@ def _job_of(service: Service, body: dict[str, Any]) -> dict[str, Any]:
     return service.find_target("job", str(ref))
 
 
+def _target_of(service: Service, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The job named in the body, else a transformation of that name (v1 runs both as jobs)."""
+    try:
+        return "job", _job_of(service, body)
+    except ApiError as missing:
+        if missing.status != 404:
+            raise
+        try:
+            return "transformation", service.find_target(
+                "transformation", str(_arg(body, "JobName", "JobId", "Job"))
+            )
+        except ApiError:
+            raise missing from None
+
+
 async def _wait(service: Service, run_id: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + (timeout if timeout > 0 else 3600)
     while True:
@@ -445,9 +460,9 @@ def _task_results(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def _execute(service: Service, body: dict[str, Any], task_ids: list[str] | None) -> dict[str, Any]:
-    job = _job_of(service, body)
+    kind, job = _target_of(service, body)
     wait = _flag(_arg(body, "WaitForResults"), True) and not _flag(_arg(body, "Async"), False)
-    run = service.execute("job", job["id"], {"tasks": task_ids} if task_ids else None)
+    run = service.execute(kind, job["id"], {"tasks": task_ids} if task_ids else None)
     if not wait:
         row = {"JobName": job["name"], "JobId": job["id"], "HistoryId": run["id"], "Status": "Running"}
         return {"value": [{**row, "RunStartDate": run.get("start_time") or run.get("queued_time")}]}
@@ -491,8 +506,8 @@ def _job_status(service: Service, body: dict[str, Any]) -> dict[str, Any]:
                 }
             )
         return {"value": rows}
-    job = _job_of(service, body)
-    status = service.status("job", job["id"])
+    kind, job = _target_of(service, body)
+    status = service.status(kind, job["id"])
     run = {
         "id": status["history_id"] or status["last_history_id"],
         "job_name": job["name"],
@@ -508,7 +523,7 @@ def _job_status(service: Service, body: dict[str, Any]) -> dict[str, Any]:
 
 def _job_logs(core: Core, body: dict[str, Any]) -> dict[str, Any]:
     service = core.service
-    job = _job_of(service, body)
+    _, job = _target_of(service, body)
     runs = service.store.list("run", job["id"])
     history_id = _arg(body, "HistoryId", "RunId")
     if history_id:
@@ -547,8 +562,8 @@ async def run_action(core: Core, action: str, body: dict[str, Any]) -> dict[str,
     if action == "executequery":
         return await _execute(service, body, _query_ids(service, _job_of(service, body), body))
     if action == "canceljob":
-        job = _job_of(service, body)
-        run = service.cancel("job", job["id"])
+        kind, job = _target_of(service, body)
+        run = service.cancel(kind, job["id"])
         return {"value": [{"JobName": job["name"], "HistoryId": run["id"], "Status": "Cancelling"}]}
     if action == "getjobstatus":
         return _job_status(service, body)

@@ -10,13 +10,15 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_cdata_sync import connection_form
 from airflow_provider_cdata_sync.client import (
-    AsyncCDataSyncClient,
+    AnyAsyncClient,
+    AnyClient,
     CDataSyncAuthenticationError,
-    CDataSyncClient,
     CDataSyncConfigError,
     CDataSyncError,
     ClientConfig,
     RetrySettings,
+    aconnect,
+    connect,
 )
 from airflow_provider_cdata_sync.client.config import DEFAULT_PORT
 
@@ -80,9 +82,17 @@ def base_url_from_connection(conn: Any) -> str:
     """The base URL from host (with or without scheme), port and schema (context path)."""
     host = (conn.host or "").strip()
     if not host:
+        # Airflow cannot parse the URI ``cdata_sync://...`` (no '_' in URI schemes): it leaves the host
+        # empty and the rest of the URI in the schema. Say what to write instead (never echo the URI).
+        uri_hint = (
+            " In a connection URI write the type as cdata-sync:// (a URI scheme cannot contain '_'), "
+            "e.g. cdata-sync://:TOKEN@sync-host:8181/context."
+            if "//" in (conn.schema or "")
+            else ""
+        )
         raise CDataSyncConfigError(
             f"Connection {conn.conn_id!r} has no host: set it to the CData Sync base URL, "
-            "e.g. http://sync-host:8181."
+            "e.g. http://sync-host:8181." + uri_hint
         )
     if "://" not in host:
         scheme = "https" if conn.port == 443 else "http"
@@ -183,21 +193,25 @@ class CDataSyncHook(BaseHook):
 
     # ---------------------------------------------------------------- clients
     @cached_property
-    def client(self) -> CDataSyncClient:
-        """The hook's synchronous client (one keep-alive connection pool for the hook's life)."""
-        return CDataSyncClient(self.config)
+    def client(self) -> AnyClient:
+        """The hook's synchronous client (one keep-alive connection pool for the hook's life), for the
+        connection's API version; with ``auto`` the server is asked once, then remembered."""
+        return connect(self.config)
 
-    def get_conn(self) -> CDataSyncClient:
+    def get_conn(self) -> AnyClient:
         """The hook's synchronous client."""
         return self.client
 
-    def get_client(self) -> CDataSyncClient:
-        """The hook's synchronous client."""
+    def get_client(self) -> AnyClient:
+        """The hook's synchronous client (v2 or v1, same run-control interface)."""
         return self.client
 
-    async def aget_client(self) -> AsyncCDataSyncClient:
-        """A new asynchronous client (close it with ``aclose``); safe inside a trigger's event loop."""
-        return AsyncCDataSyncClient(await self.aget_config())
+    async def aget_client(self, api_version: str | None = None) -> AnyAsyncClient:
+        """A new asynchronous client (close it with ``aclose``); safe inside a trigger's event loop.
+
+        :param api_version: the version already detected (e.g. carried by a trigger), skipping ``auto``.
+        """
+        return await aconnect(await self.aget_config(), api_version)
 
     def console_url(self, kind: str, resource_id: str, run_id: str | None = None) -> str:
         """The Sync console URL of a job, pipeline or transformation (and of one of its runs)."""
@@ -208,11 +222,14 @@ class CDataSyncHook(BaseHook):
         """Check the URL and the token by listing workspaces (v2) or jobs; returns ``(ok, message)``."""
         try:
             config = self.config
-            with CDataSyncClient(
-                ClientConfig(**{**config.__dict__, "retry": RetrySettings(max_retries=0)})
-            ) as client:
-                workspaces = client.list_workspaces()
-                return True, f"Connected to CData Sync at {config.base_url} ({len(workspaces)} workspace(s))."
+            quick = ClientConfig(**{**config.__dict__, "retry": RetrySettings(max_retries=0)})
+            client = connect(quick)
+            with client:
+                jobs = client.list_jobs()
+                return True, (
+                    f"Connected to CData Sync at {config.base_url} (API {client.api_version}, "
+                    f"{len(jobs)} job(s) in workspace {config.workspace!r})."
+                )
         except CDataSyncAuthenticationError as exc:
             return (
                 False,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_cdata_sync.client import (
-    CDataSyncClient,
+    AnyClient,
     CDataSyncConfigError,
     CDataSyncError,
     CDataSyncLookupError,
@@ -109,7 +109,7 @@ class _CDataSyncRunOperator(BaseOperator):
         return CDataSyncHook(cdata_sync_conn_id=self.cdata_sync_conn_id)
 
     @property
-    def client(self) -> CDataSyncClient:
+    def client(self) -> AnyClient:
         """The hook's synchronous client."""
         return self.hook.get_client()
 

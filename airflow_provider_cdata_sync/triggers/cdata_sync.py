@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cdata_sync.client import (
-    AsyncCDataSyncClient,
+    AnyAsyncClient,
     CDataSyncError,
     CDataSyncRateLimitError,
     CDataSyncResponseError,
@@ -97,14 +97,15 @@ class _PollingTrigger(BaseTrigger):
         """The target as a :class:`Target`."""
         return Target.from_dict(self.target)
 
-    async def check(self, client: AsyncCDataSyncClient) -> TriggerEvent | None:
+    async def check(self, client: AnyAsyncClient) -> TriggerEvent | None:
         """One poll: an event when done, None to keep waiting."""
         raise NotImplementedError
 
-    async def _client(self) -> AsyncCDataSyncClient:
+    async def _client(self) -> AnyAsyncClient:
         from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
 
-        return await CDataSyncHook(cdata_sync_conn_id=self.conn_id).aget_client()
+        hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
+        return await hook.aget_client(self.parsed_target.api_version)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the run finishes, the deadline passes or errors pile up."""
@@ -123,7 +124,7 @@ class _PollingTrigger(BaseTrigger):
             self.log.info("Stopped waiting for CData Sync %s %r.", target.kind, target.name)
             raise
 
-    async def _loop(self, client: AsyncCDataSyncClient, target: Target) -> AsyncIterator[TriggerEvent]:
+    async def _loop(self, client: AnyAsyncClient, target: Target) -> AsyncIterator[TriggerEvent]:
         errors = 0
         while True:
             delay = self.poll_interval
@@ -171,22 +172,40 @@ class CDataSyncRunTrigger(_PollingTrigger):
 
     kind: ClassVar[str] = "job"
 
-    def __init__(self, *, run_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, run_id: str | None = None, cancel_on_kill: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_id = run_id
+        self.cancel_on_kill = bool(cancel_on_kill)
         self._unknown_polls = 0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-safe kwargs."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {**self._common_kwargs(), "run_id": self.run_id},
+            {**self._common_kwargs(), "run_id": self.run_id, "cancel_on_kill": self.cancel_on_kill},
         )
+
+    async def on_kill(self) -> None:
+        """When the user kills the deferred task: cancel the run if it is still the one running
+        (never when ``cancel_on_kill`` is False, as for sensors that only watch)."""
+        if not self.cancel_on_kill:
+            return
+        target = self.parsed_target
+        try:
+            async with await self._client() as client:
+                current = await client.current_run(target)
+                if current is None or (self.run_id and current.id and current.id != self.run_id):
+                    self.log.info("Run %s of %s %r no longer runs.", self.run_id, target.kind, target.name)
+                    return
+                self.log.warning("Cancelling CData Sync %s %r run %s.", target.kind, target.name, current.id)
+                await client.cancel_run(target)
+        except CDataSyncError as exc:
+            self.log.warning("Could not cancel CData Sync %s %r: %s", target.kind, target.name, exc)
 
     def _run_id(self) -> str | None:
         return self.run_id
 
-    async def check(self, client: AsyncCDataSyncClient) -> TriggerEvent | None:
+    async def check(self, client: AnyAsyncClient) -> TriggerEvent | None:
         """Look at the run once."""
         target = self.parsed_target
         if self.run_id:
@@ -246,7 +265,7 @@ class CDataSyncJobHistoryTrigger(_PollingTrigger):
         kwargs = {**self._common_kwargs(), "since": self.since, "fail_on_failure": self.fail_on_failure}
         return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
 
-    async def check(self, client: AsyncCDataSyncClient) -> TriggerEvent | None:
+    async def check(self, client: AnyAsyncClient) -> TriggerEvent | None:
         """Look at the history once."""
         target = self.parsed_target
         runs = await client.runs_since(target, datetime.fromisoformat(self.since))

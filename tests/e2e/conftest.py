@@ -32,10 +32,23 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CDataSyncE
         yield server
 
 
+@pytest.fixture(params=["v2", "v1", "auto"])
+def api_version(request: pytest.FixtureRequest) -> str:
+    """The API version the connection asks for: every end-to-end test runs with each."""
+    return str(request.param)
+
+
 @pytest.fixture
-def emulator(demo_server: CDataSyncEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[CDataSyncEmulator]:
+def emulator(
+    demo_server: CDataSyncEmulator, api_version: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CDataSyncEmulator]:
     """The demo emulator, wired to the connection ``cdata_sync_default``; faults and speed reset after."""
-    conn = {"conn_type": "cdata_sync", "host": demo_server.base_url, "password": demo_server.token}
+    conn = {
+        "conn_type": "cdata_sync",
+        "host": demo_server.base_url,
+        "password": demo_server.token,
+        "extra": {"api_version": api_version},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_CDATA_SYNC_DEFAULT", json.dumps(conn))
     yield demo_server
     demo_server.clear_faults()

@@ -70,9 +70,15 @@ def test_quickstart_replicates_then_transforms(emulator: CDataSyncEmulator, run_
     assert page.status_code == 200 and "DemoReplication" in page.text
 
 
-def test_deferrable_pipeline_runs_in_trigger_and_reports(emulator: CDataSyncEmulator, run_dag) -> None:
+def test_deferrable_pipeline_runs_in_trigger_and_reports(
+    emulator: CDataSyncEmulator, run_dag, api_version
+) -> None:
     result = run_dag("example_cdata_sync_deferrable_pipeline")
 
+    if api_version == "v1":  # pipelines do not exist before API v2: a clear error, nothing started
+        assert result.states == {"run_pipeline": "failed", "report": "upstream_failed"}
+        assert "Pipelines: this needs the CData Sync API v2 (Sync 26.x)" in result.output
+        return
     assert result.states == {"run_pipeline": "success", "report": "success"}
     summary = result.xcom("run_pipeline")
     assert summary["kind"] == "pipeline" and summary["status"] == "success"
