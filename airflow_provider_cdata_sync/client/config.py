@@ -84,7 +84,8 @@ class ClientConfig:
     @property
     def console_base(self) -> str:
         """Base URL of the Sync admin console, for links."""
-        return normalise_base_url(self.console_url) if self.console_url else self.base_url
+        # Taken as given: a console behind a proxy on 443 must not get the API's default port 8181.
+        return self.console_url.strip().rstrip("/") if self.console_url else self.base_url
 
 
 def normalise_base_url(url: str) -> str:
