@@ -356,6 +356,14 @@ class _CDataSyncRunOperator(BaseOperator):
         """Cancel the run and wait briefly until the server says it stopped (best effort, logged)."""
         self.log.warning("Cancelling CData Sync %s %r run %s (%s).", target.kind, target.name, run_id, why)
         try:
+            if run_id:  # cancel acts on whatever runs now: never cancel a run this task does not own
+                current = self.client.current_run(target)
+                if current is None or (current.id and current.id != str(run_id)):
+                    self.log.info("CData Sync run %s is no longer running: nothing to cancel.", run_id)
+                    return
+            else:  # killed before the answer to "execute" came: the run that runs now is the one to watch
+                current = self.client.current_run(target)
+                run_id = current.id if current is not None else None
             self.client.cancel_run(target)
         except CDataSyncError as exc:
             self.log.error(

@@ -1,0 +1,117 @@
+"""Helpers shared by the unit tests (plain functions, no fixtures)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+
+TOKEN = "unit-secret-token-31c7"
+CONN_ENV = "AIRFLOW_CONN_CDATA_SYNC_DEFAULT"
+GOOD_JOB = "UnitJob"
+BROKEN_JOB = "UnitBroken"
+
+
+def use_connection(
+    monkeypatch: pytest.MonkeyPatch, server: CDataSyncEmulator, token: str | None = None, **extra: Any
+) -> None:
+    """Point ``cdata_sync_default`` at the emulator (optionally with another token or extras)."""
+    conn: dict[str, Any] = {
+        "conn_type": "cdata_sync",
+        "host": server.base_url,
+        "password": token or server.token,
+    }
+    if extra:
+        conn["extra"] = extra
+    monkeypatch.setenv(CONN_ENV, json.dumps(conn))
+
+
+def stop_everything(server: CDataSyncEmulator) -> None:
+    """Cancel whatever still runs, so that the next test starts idle."""
+    for job in server.state()["jobs"]:
+        if job.get("status") not in (None, "Idle"):
+            httpx.post(f"{server.api_url}/v2/jobs/{job['id']}/cancel", headers=server.headers, timeout=10)
+    assert server.wait_idle(15), "the emulator did not become idle"
+
+
+def start_run(server: CDataSyncEmulator, job_id: str, task_ids: list[str] | None = None) -> dict[str, Any]:
+    """Start a run directly on the server (as Sync's scheduler or another user would)."""
+    body = {"tasks": task_ids} if task_ids else None
+    response = httpx.post(
+        f"{server.api_url}/v2/jobs/{job_id}/execute", headers=server.headers, json=body, timeout=10
+    )
+    assert response.status_code in (200, 202), response.text
+    return response.json()
+
+
+def run_status(server: CDataSyncEmulator, run_id: str) -> str:
+    """The emulator's status word of one run."""
+    return next(run["status"] for run in server.runs() if run["id"] == str(run_id))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def calls_matching(server: CDataSyncEmulator, pattern: str) -> int:
+    """API calls so far whose ``METHOD path`` matches the regular expression."""
+    regex = re.compile(pattern)
+    return sum(count for key, count in server.stats()["calls"].items() if regex.search(key))
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class FakeTI:
+    """The part of a task instance the operators and sensors use; records every XCom push in order."""
+
+    task_id: str = "run"
+    map_index: int = -1
+    start_date: datetime | None = None
+    on_push: Callable[[str, Any], Any] | None = None
+    pushes: list[tuple[str, Any, Any]] = field(default_factory=list)  # key, value, on_push(key, value)
+    xcoms: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        snapshot = self.on_push(key, value) if self.on_push else None
+        self.pushes.append((key, value, snapshot))
+        self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids: Any = None, key: str = "return_value", map_indexes: Any = None) -> Any:
+        assert task_ids in (None, self.task_id) and map_indexes in (None, self.map_index)
+        return self.xcoms.get(key)
+
+
+def make_context(ti: FakeTI | None = None, **extra: Any) -> dict[str, Any]:
+    return {"ti": ti or FakeTI(), **extra}
+
+
+async def first_event(trigger: Any, timeout: float = 20.0) -> dict[str, Any]:
+    """Run a trigger until its first event and return the event's payload."""
+
+    async def collect() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return await asyncio.wait_for(collect(), timeout)
