@@ -95,3 +95,45 @@ def wtforms_widgets() -> dict[str, Any]:
             lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec["description"]
         )
     return widgets
+
+
+# ----------------------------------------------------------------------------- AI Squared
+AISQUARED_DEFAULT_BASE_URL = "https://api.squared.ai/api/v1"
+AISQUARED_HOOK_CLASS = "airflow_provider_cdata_sync.aisquared.hook.AISquaredHook"
+AISQUARED_CONN_TYPE = "aisquared"
+AISQUARED_HOOK_NAME = "AI Squared"
+
+#: Extra fields of the connection form: the workspace, then TLS, timeout and retries as for CData Sync.
+AISQUARED_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
+    "workspace_id": {
+        "label": "Workspace id",
+        "description": "Sent as the Workspace-Id header (self-hosted Multiwoven servers need it).",
+        "schema": {"type": ["string", "null"]},
+    },
+    **{name: EXTRA_FIELDS[name] for name in ("verify_ssl", "timeout", "max_retries")},
+}
+AISQUARED_UI_FIELD_BEHAVIOUR = {
+    "hidden_fields": ["schema", "port", "login", "extra"],
+    "relabeling": {"host": "API base URL", "password": "API token"},
+    "placeholders": {
+        "host": f"{AISQUARED_DEFAULT_BASE_URL} (default; self-hosted: http://multiwoven:3000/api/v1)",
+        "password": "bearer token",
+        "workspace_id": "e.g. 12",
+        "verify_ssl": "true",
+        "timeout": "60",
+        "max_retries": "5",
+    },
+}
+
+
+def aisquared_connection_type() -> dict[str, Any]:
+    """The ``connection-types`` entry of provider info (``conn-fields`` for Airflow 3.2+ forms)."""
+    return {
+        "connection-type": AISQUARED_CONN_TYPE,
+        "hook-class-name": AISQUARED_HOOK_CLASS,
+        "hook-name": AISQUARED_HOOK_NAME,
+        "ui-field-behaviour": {
+            key.replace("_", "-"): value for key, value in AISQUARED_UI_FIELD_BEHAVIOUR.items()
+        },
+        "conn-fields": AISQUARED_EXTRA_FIELDS,
+    }

@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_cdata_sync import __version__
-from airflow_provider_cdata_sync.connection_form import provider_info_connection_type
+from airflow_provider_cdata_sync.connection_form import (
+    aisquared_connection_type,
+    provider_info_connection_type,
+)
 
 PACKAGE = "airflow_provider_cdata_sync"
 HOOK_CLASS = f"{PACKAGE}.hooks.cdata_sync.CDataSyncHook"
 INTEGRATION = "CData Sync"
+AISQUARED = "AI Squared"
 
 
-def _modules(*names: str) -> list[dict[str, Any]]:
-    return [{"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.{name}" for name in names]}]
+def _modules(cdata: str, aisquared: str) -> list[dict[str, Any]]:
+    return [
+        {"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.{cdata}"]},
+        {"integration-name": AISQUARED, "python-modules": [f"{PACKAGE}.aisquared.{aisquared}"]},
+    ]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -28,16 +35,21 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": INTEGRATION,
                 "external-doc-url": "https://www.cdata.com/sync/",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": AISQUARED,
+                "external-doc-url": "https://docs.squared.ai/",
+                "tags": ["service"],
+            },
         ],
-        "hooks": _modules("hooks.cdata_sync"),
-        "operators": _modules("operators.cdata_sync"),
-        "sensors": _modules("sensors.cdata_sync"),
-        "triggers": _modules("triggers.cdata_sync"),
+        "hooks": _modules("hooks.cdata_sync", "hook"),
+        "operators": _modules("operators.cdata_sync", "operators"),
+        "sensors": _modules("sensors.cdata_sync", "sensors"),
+        "triggers": _modules("triggers.cdata_sync", "triggers"),
         "extra-links": [
             f"{PACKAGE}.links.cdata_sync.CDataSyncJobLink",
             f"{PACKAGE}.links.cdata_sync.CDataSyncPipelineLink",
             f"{PACKAGE}.links.cdata_sync.CDataSyncTransformationLink",
         ],
-        "connection-types": [provider_info_connection_type(HOOK_CLASS)],
+        "connection-types": [provider_info_connection_type(HOOK_CLASS), aisquared_connection_type()],
     }

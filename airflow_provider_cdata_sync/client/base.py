@@ -125,6 +125,29 @@ class ApiBase:
         body = yield from self._json(request)
         return parse_model(request, model, unwrap_one(body))
 
+    def _raw_items(self, request: ApiRequest) -> Call[list[dict[str, Any]]]:
+        """All items of a list endpoint as plain dicts (no models), following paging."""
+        items: list[dict[str, Any]] = []
+        current = request
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            body = yield from self._json(current)
+            try:
+                page, link = extract_items(body)
+            except TypeError as exc:
+                raise CDataSyncResponseError(
+                    str(exc), method=current.method, path=display_path(current), body_excerpt=""
+                ) from exc
+            items.extend(unwrap_one(item) for item in page if isinstance(item, dict))
+            if not link or not page:
+                break
+            absolute = urljoin(self.config.api_root + "/", link)
+            if absolute in seen:
+                break
+            seen.add(absolute)
+            current = ApiRequest("GET", current.path, url=absolute)
+        return items
+
     def _many(self, request: ApiRequest, model: type[M]) -> Call[list[M]]:
         """All items of a list endpoint, following paging links (guarded against loops)."""
         results: list[M] = []

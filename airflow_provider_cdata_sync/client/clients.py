@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import httpx
+
 from airflow_provider_cdata_sync.client.config import ClientConfig, RetrySettings
 from airflow_provider_cdata_sync.client.errors import CDataSyncMethodNotAllowedError, CDataSyncNotFoundError
 from airflow_provider_cdata_sync.client.runner import AsyncRunner, SyncRunner
@@ -61,15 +63,17 @@ def connect(config: ClientConfig, api_version: str | None = None) -> AnyClient:
     return client
 
 
-async def aconnect(config: ClientConfig, api_version: str | None = None) -> AnyAsyncClient:
-    """The asynchronous counterpart of :func:`connect`."""
+async def aconnect(
+    config: ClientConfig, api_version: str | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> AnyAsyncClient:
+    """The asynchronous counterpart of :func:`connect` (``transport``: another httpx transport)."""
     version = api_version or config.api_version
     if version == "v1":
-        return AsyncCDataSyncV1Client(config)
+        return AsyncCDataSyncV1Client(config, transport)
     if version == "auto":
         async with AsyncCDataSyncClient(_probe_config(config)) as probe:
             try:
                 await probe.list_workspaces()
             except (CDataSyncNotFoundError, CDataSyncMethodNotAllowedError):
-                return AsyncCDataSyncV1Client(config)
-    return AsyncCDataSyncClient(config)
+                return AsyncCDataSyncV1Client(config, transport)
+    return AsyncCDataSyncClient(config, transport)

@@ -7,6 +7,7 @@ unknown fields are kept (``model_extra``), so nothing a newer server sends is lo
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar
@@ -21,8 +22,10 @@ _CAMEL_2 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
 _UNDERSCORES = re.compile(r"_+")
 
 
+@functools.lru_cache(maxsize=4096)
 def to_snake(key: str) -> str:
-    """``RunStartDate`` -> ``run_start_date``, ``Source-Connection`` -> ``source_connection``."""
+    """``RunStartDate`` -> ``run_start_date``, ``Source-Connection`` -> ``source_connection`` (cached:
+    the same few keys come back in every answer)."""
     text = _SEPARATORS.sub("_", key.strip().lstrip("@"))
     text = _CAMEL_2.sub("_", _CAMEL_1.sub("_", text))
     return _UNDERSCORES.sub("_", text).strip("_").lower()

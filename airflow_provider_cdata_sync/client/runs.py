@@ -19,7 +19,7 @@ from airflow_provider_cdata_sync.client.errors import (
     CDataSyncServerError,
     CDataSyncUnsupportedError,
 )
-from airflow_provider_cdata_sync.client.models import Run, RunStatus
+from airflow_provider_cdata_sync.client.models import Run, RunStatus, to_snake
 from airflow_provider_cdata_sync.client.runner import TRUNCATED_HEADER, operation
 from airflow_provider_cdata_sync.client.transport import ApiRequest, Call, Sleep, parse_json
 from airflow_provider_cdata_sync.client.v2 import V2Api, seg
@@ -95,6 +95,14 @@ def runs_started_since(runs: list[Run], since: datetime, skew: timedelta = CLOCK
     return sorted(started, key=lambda run: run.start_time or floor)
 
 
+def after_known(runs: list[Run], known_run_id: str | None) -> list[Run]:
+    """The runs (oldest first) that come after the known run; all of them when it is not among them."""
+    ids = [run.id for run in runs]
+    if known_run_id is None or known_run_id not in ids:
+        return runs
+    return runs[len(ids) - ids[::-1].index(known_run_id) :]
+
+
 class RunsApi(V2Api):
     """Run control over API v2."""
 
@@ -105,8 +113,18 @@ class RunsApi(V2Api):
 
     @operation
     def resolve_target(self, kind: str, ref: str, workspace: str | None = None) -> Call[Target]:
-        """Resolve a job, transformation or pipeline given by id or name."""
+        """Resolve a job, transformation or pipeline given by id or name, in a workspace given by id or name
+        (an unknown workspace raises :class:`CDataSyncLookupError` listing the workspaces)."""
         kind = check_kind(kind)
+        try:
+            return (yield from self._resolve_target_in(kind, ref, workspace))
+        except CDataSyncNotFoundError:
+            found = yield from self.resolve_workspace.steps(workspace or self.config.workspace)
+            if found.id == (workspace or self.config.workspace):
+                raise
+            return (yield from self._resolve_target_in(kind, ref, str(found.id)))
+
+    def _resolve_target_in(self, kind: Kind, ref: str, workspace: str | None) -> Call[Target]:
         ws = workspace or self.config.workspace
         if kind == "job":
             job = yield from self.resolve_job.steps(ref, workspace)
@@ -137,6 +155,25 @@ class RunsApi(V2Api):
         return tuple(ids)
 
     @operation
+    def target_states(
+        self, kind: str, workspace: str | None = None
+    ) -> Call[dict[str, tuple[str | None, str | None]]]:
+        """target id -> (status, last run id) for every job/transformation/pipeline of a workspace, from one
+        list (read straight from the JSON: this runs every poll tick for many waits). Entries without a
+        status are left out: the caller then asks per run."""
+        path = f"v2/workspaces/{seg(self._workspace(workspace))}/{check_kind(kind)}s"
+        states: dict[str, tuple[str | None, str | None]] = {}
+        for item in (yield from self._raw_items(ApiRequest("GET", path))):
+            fields = {to_snake(str(key)): value for key, value in item.items()}
+            ident = fields.get("id") or fields.get(f"{kind}_id")
+            status = fields.get("status") or fields.get(f"{kind}_status")
+            if ident is None or status is None:
+                continue
+            last = fields.get("last_run_id") or fields.get("current_run_id") or fields.get("last_history_id")
+            states[str(ident)] = (str(status), None if last in (None, "") else str(last))
+        return states
+
+    @operation
     def resolve_tasks(self, target: Target, tasks: list[str]) -> Call[list[str]]:
         """Task ids of a job (tasks given by id or table name)."""
         if target.kind != "job":
@@ -148,6 +185,7 @@ class RunsApi(V2Api):
     def start_run(self, target: Target, task_ids: list[str] | None = None) -> Call[Run]:
         """Start a run and return it with its id. Never starts a second run when an answer is lost:
         the run is then looked up by status and by start time in the history."""
+        known = yield from self.last_run_id.steps(target)
         asked_at = datetime.now(timezone.utc)
         body = {"tasks": task_ids} if task_ids is not None else None
         request = ApiRequest("POST", f"{self._path(target)}/execute", json=body)
@@ -156,7 +194,7 @@ class RunsApi(V2Api):
         except (CDataSyncOutcomeUnknownError, CDataSyncServerError) as lost:
             if isinstance(lost, CDataSyncServerError) and lost.status_code not in (502, 504):
                 raise
-            found = yield from self.find_started_run.steps(target, asked_at)
+            found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
             if found is None:
                 raise CDataSyncRunNotFoundError(
                     f"The answer to starting {target.kind} {target.name!r} was lost and no run started since "
@@ -167,20 +205,40 @@ class RunsApi(V2Api):
         run = Run.model_validate(answer if isinstance(answer, dict) else {})
         if run.id:
             return run
-        found = yield from self.find_started_run.steps(target, asked_at)
+        found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
         return found or run
 
     @operation
+    def last_run_id(self, target: Target) -> Call[str | None]:
+        """The id of the target's latest run according to its status (None when unknown or on error).
+
+        Taken just before starting a run, so that a lost answer is never matched with an earlier run that
+        started within the clock-skew allowance."""
+        try:
+            status = yield from self.get_status.steps(target)
+        except CDataSyncError:
+            return None
+        return status.history_id or status.last_history_id
+
+    @operation
     def find_started_run(
-        self, target: Target, asked_at: datetime, attempts: int = 4, pause: float = 1.0
+        self,
+        target: Target,
+        asked_at: datetime,
+        attempts: int = 4,
+        pause: float = 1.0,
+        known_run_id: str | None = None,
     ) -> Call[Run | None]:
-        """The run started at or after ``asked_at``: the current run if active, else the history."""
+        """The run started at or after ``asked_at``: the current run if active, else the history.
+
+        :param known_run_id: the latest run before the request (see :meth:`last_run_id`): neither it nor
+            an earlier run is ever taken for the new one."""
         for attempt in range(attempts):
             current = yield from self.current_run.steps(target)
-            if current is not None and current.id:
+            if current is not None and current.id and current.id != known_run_id:
                 return current
             history = yield from self.list_runs.steps(target)
-            started = runs_started_since(history, asked_at)
+            started = after_known(runs_started_since(history, asked_at), known_run_id)
             if started:
                 return started[-1]
             if attempt + 1 < attempts:

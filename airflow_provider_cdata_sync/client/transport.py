@@ -253,10 +253,16 @@ def with_retries(
                 yield request
                 request = call.send(None)  # type: ignore[arg-type]
                 continue
-            response = yield from _send_with_retries(request, build, policy, scrub)
-            failed = response.is_error or response.is_redirect  # redirects are not followed: say so
-            if failed and response.status_code not in request.accept_statuses:
-                raise error_from_response(request, response, scrub)
+            try:
+                response = yield from _send_with_retries(request, build, policy, scrub)
+                failed = response.is_error or response.is_redirect  # redirects are not followed: say so
+                if failed and response.status_code not in request.accept_statuses:
+                    raise error_from_response(request, response, scrub)
+            except CDataSyncError as error:
+                # Raised inside the operation, at its ``yield``: it may handle it (e.g. look up the run
+                # whose start answer was lost, or fall back after a 405); if not, it propagates from here.
+                request = call.throw(error)
+                continue
             request = call.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
@@ -327,6 +333,8 @@ def transport_hint(error: httpx.TransportError, detail: str) -> str:
         "name or service not known" in lowered
         or "nodename nor servname" in lowered
         or "getaddrinfo" in lowered
+        or "name resolution" in lowered  # EAI_AGAIN: "Temporary failure in name resolution" (no DNS)
+        or "no address associated" in lowered
     ):
         return "The host name could not be resolved: check the connection's host."
     if isinstance(error, httpx.ConnectError):

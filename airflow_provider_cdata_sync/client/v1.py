@@ -42,6 +42,7 @@ from airflow_provider_cdata_sync.client.runs import (
     CDataSyncRunNotFoundError,
     RunLog,
     Target,
+    after_known,
     check_kind,
     newest,
     runs_started_since,
@@ -383,6 +384,7 @@ class RunsV1Api(V1Api):
     @operation
     def start_run(self, target: Target, task_ids: list[str] | None = None) -> Call[Run]:
         """Start a run without waiting for results; never twice when the answer is lost."""
+        known = yield from self.last_run_id.steps(target)
         asked_at = datetime.now(timezone.utc)
         try:
             if task_ids:
@@ -392,7 +394,7 @@ class RunsV1Api(V1Api):
         except (CDataSyncOutcomeUnknownError, CDataSyncServerError) as lost:
             if isinstance(lost, CDataSyncServerError) and lost.status_code not in (502, 504):
                 raise
-            found = yield from self.find_started_run.steps(target, asked_at)
+            found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
             if found is None:
                 raise CDataSyncRunNotFoundError(
                     f"The answer to starting {target.kind} {target.name!r} was lost and no run started since "
@@ -402,19 +404,34 @@ class RunsV1Api(V1Api):
         history_id = next((row.extra("history_id") for row in rows if row.extra("history_id")), None)
         if history_id is not None:
             return Run(id=str(history_id), status="Running", job_id=target.id, job_name=target.name)
-        found = yield from self.find_started_run.steps(target, asked_at)
+        found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
         return found or Run(status="Running", job_name=target.name)
 
     @operation
+    def last_run_id(self, target: Target) -> Call[str | None]:
+        """The id of the target's latest run according to its status (None when unknown or on error)."""
+        try:
+            status = yield from self.get_status.steps(target)
+        except CDataSyncError:
+            return None
+        return status.history_id or status.last_history_id
+
+    @operation
     def find_started_run(
-        self, target: Target, asked_at: datetime, attempts: int = 4, pause: float = 1.0
+        self,
+        target: Target,
+        asked_at: datetime,
+        attempts: int = 4,
+        pause: float = 1.0,
+        known_run_id: str | None = None,
     ) -> Call[Run | None]:
-        """The run started at or after ``asked_at``."""
+        """The run started at or after ``asked_at`` (never ``known_run_id`` nor a run before it)."""
         for attempt in range(attempts):
             current = yield from self.current_run.steps(target)
-            if current is not None and current.id:
+            if current is not None and current.id and current.id != known_run_id:
                 return current
             runs = yield from self.runs_since.steps(target, asked_at)
+            runs = after_known(runs, known_run_id)
             if runs:
                 return runs[-1]
             if attempt + 1 < attempts:

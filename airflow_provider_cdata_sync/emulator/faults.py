@@ -185,6 +185,9 @@ class EmulatorASGI:
 
     async def _apply(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.action == "delay":
+            # A slow server has the whole request before it is slow: read the body first, so a client that
+            # gives up meanwhile does not make the request vanish (the server still acts on it).
+            receive = await _buffered(receive)
             await asyncio.sleep(fault.delay)
             await self.app(scope, receive, send)
         elif fault.action == "reset":
@@ -225,3 +228,25 @@ async def _raw(
     raw_headers += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned ``receive`` replays it, then waits for a disconnect."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay

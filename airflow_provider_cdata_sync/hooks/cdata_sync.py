@@ -6,6 +6,7 @@ import json
 from functools import cached_property
 from typing import Any
 
+import httpx
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_cdata_sync import connection_form
@@ -206,12 +207,14 @@ class CDataSyncHook(BaseHook):
         """The hook's synchronous client (v2 or v1, same run-control interface)."""
         return self.client
 
-    async def aget_client(self, api_version: str | None = None) -> AnyAsyncClient:
+    async def aget_client(
+        self, api_version: str | None = None, transport: httpx.AsyncBaseTransport | None = None
+    ) -> AnyAsyncClient:
         """A new asynchronous client (close it with ``aclose``); safe inside a trigger's event loop.
 
         :param api_version: the version already detected (e.g. carried by a trigger), skipping ``auto``.
         """
-        return await aconnect(await self.aget_config(), api_version)
+        return await aconnect(await self.aget_config(), api_version, transport)
 
     def console_url(self, kind: str, resource_id: str, run_id: str | None = None) -> str:
         """The Sync console URL of a job, pipeline or transformation (and of one of its runs)."""

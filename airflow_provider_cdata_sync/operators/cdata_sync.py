@@ -279,6 +279,13 @@ class _CDataSyncRunOperator(BaseOperator):
             self._stream_log(target, run)
             if run.state.value == "unknown":
                 unknown_polls += 1
+                self.log.warning(
+                    "CData Sync reports an unknown status %r for run %s (%d in a row): not success; "
+                    "polling on.",
+                    run.status,
+                    run.id,
+                    unknown_polls,
+                )
                 if unknown_polls >= 10:
                     raise AirflowException(
                         f"CData Sync kept reporting the unknown status {run.status!r} for run {run.id}; "

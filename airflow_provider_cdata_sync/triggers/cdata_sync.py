@@ -25,6 +25,7 @@ from airflow_provider_cdata_sync.client import (
 )
 from airflow_provider_cdata_sync.client.models import Run
 from airflow_provider_cdata_sync.client.runs import Target
+from airflow_provider_cdata_sync.triggers.poller import shared_poller
 
 TRANSIENT_ERRORS = (
     CDataSyncTransportError,
@@ -81,6 +82,7 @@ class _PollingTrigger(BaseTrigger):
         self.end_time = float(end_time) if end_time is not None else None
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.max_unknown_polls = int(max_unknown_polls)
+        self._own_client: AnyAsyncClient | None = None
 
     def _common_kwargs(self) -> dict[str, Any]:
         return {
@@ -97,71 +99,81 @@ class _PollingTrigger(BaseTrigger):
         """The target as a :class:`Target`."""
         return Target.from_dict(self.target)
 
-    async def check(self, client: AnyAsyncClient) -> TriggerEvent | None:
+    async def check(self) -> TriggerEvent | None:
         """One poll: an event when done, None to keep waiting."""
         raise NotImplementedError
 
     async def _client(self) -> AnyAsyncClient:
-        from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
+        """This trigger's own client, created on first need (coalesced waits never need one)."""
+        if self._own_client is None:
+            from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
 
-        hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
-        return await hook.aget_client(self.parsed_target.api_version)
+            hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
+            self._own_client = await hook.aget_client(self.parsed_target.api_version)
+        return self._own_client
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the run finishes, the deadline passes or errors pile up."""
         target = self.parsed_target
         try:
-            client = await self._client()
-        except CDataSyncError as exc:
-            yield run_event("error", target, None, f"Cannot use connection {self.conn_id!r}: {exc}")
-            return
-        try:
-            async with client:
-                async for event in self._loop(client, target):
-                    yield event
-                    return
+            async for event in self._loop(target):
+                yield event
+                return
         except asyncio.CancelledError:
             self.log.info("Stopped waiting for CData Sync %s %r.", target.kind, target.name)
             raise
+        finally:
+            client, self._own_client = self._own_client, None
+            if client is not None:
+                await client.aclose()
 
-    async def _loop(self, client: AnyAsyncClient, target: Target) -> AsyncIterator[TriggerEvent]:
+    def _remaining(self) -> float | None:
+        return None if self.end_time is None else self.end_time - time.time()
+
+    async def _loop(self, target: Target) -> AsyncIterator[TriggerEvent]:
         errors = 0
         while True:
-            delay = self.poll_interval
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                yield self._timeout_event(target)
+                return
             try:
-                event = await self.check(client)
+                event = await asyncio.wait_for(self.check(), remaining)
+            except TimeoutError:
+                yield self._timeout_event(target)
+                return
             except CDataSyncError as exc:
                 if not is_transient(exc):
                     yield run_event("error", target, None, str(exc), run_id=self._run_id())
                     return
                 errors += 1
                 if errors > self.max_consecutive_errors:
-                    yield run_event(
-                        "error",
-                        target,
-                        None,
-                        f"Gave up after {errors} consecutive failed polls of CData Sync: {exc}",
-                        run_id=self._run_id(),
-                    )
+                    message = f"Gave up after {errors} consecutive failed polls of CData Sync: {exc}"
+                    yield run_event("error", target, None, message, run_id=self._run_id())
                     return
                 self.log.warning("Poll %d of CData Sync failed (%s); polling on.", errors, exc)
-                delay = min(self.poll_interval * (2 ** (errors - 1)), max(self.poll_interval, 300.0))
-            else:
-                errors = 0
-                if event is not None:
-                    yield event
-                    return
-            remaining = None if self.end_time is None else self.end_time - time.time()
-            if remaining is not None and remaining <= 0:
-                yield run_event(
-                    "timeout",
-                    target,
-                    None,
-                    f"Timed out waiting for CData Sync {target.kind} {target.name!r}.",
-                    run_id=self._run_id(),
+                await self._sleep(
+                    min(self.poll_interval * (2 ** (errors - 1)), max(self.poll_interval, 300.0))
                 )
+                continue
+            errors = 0
+            if event is not None:
+                yield event
                 return
-            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
+            if not self._waits_in_check():
+                await self._sleep(self.poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        remaining = self._remaining()
+        await asyncio.sleep(seconds if remaining is None else max(0.0, min(seconds, remaining)))
+
+    def _timeout_event(self, target: Target) -> TriggerEvent:
+        message = f"Timed out waiting for CData Sync {target.kind} {target.name!r}."
+        return run_event("timeout", target, None, message, run_id=self._run_id())
+
+    def _waits_in_check(self) -> bool:
+        """True when ``check`` itself waits a poll interval (the shared poller's tick)."""
+        return False
 
     def _run_id(self) -> str | None:
         return None
@@ -172,18 +184,27 @@ class CDataSyncRunTrigger(_PollingTrigger):
 
     kind: ClassVar[str] = "job"
 
-    def __init__(self, *, run_id: str | None = None, cancel_on_kill: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *, run_id: str | None = None, cancel_on_kill: bool = True, coalesce: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.run_id = run_id
         self.cancel_on_kill = bool(cancel_on_kill)
+        self.coalesce = bool(coalesce)
         self._unknown_polls = 0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and JSON-safe kwargs."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {**self._common_kwargs(), "run_id": self.run_id, "cancel_on_kill": self.cancel_on_kill},
-        )
+        kwargs = {
+            **self._common_kwargs(),
+            "run_id": self.run_id,
+            "cancel_on_kill": self.cancel_on_kill,
+            "coalesce": self.coalesce,
+        }
+        return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
+
+    def _waits_in_check(self) -> bool:
+        return self.coalesce and bool(self.run_id)
 
     async def on_kill(self) -> None:
         """When the user kills the deferred task: cancel the run if it is still the one running
@@ -192,7 +213,10 @@ class CDataSyncRunTrigger(_PollingTrigger):
             return
         target = self.parsed_target
         try:
-            async with await self._client() as client:
+            from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
+
+            hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
+            async with await hook.aget_client(target.api_version) as client:
                 current = await client.current_run(target)
                 if current is None or (self.run_id and current.id and current.id != self.run_id):
                     self.log.info("Run %s of %s %r no longer runs.", self.run_id, target.kind, target.name)
@@ -205,12 +229,17 @@ class CDataSyncRunTrigger(_PollingTrigger):
     def _run_id(self) -> str | None:
         return self.run_id
 
-    async def check(self, client: AnyAsyncClient) -> TriggerEvent | None:
-        """Look at the run once."""
+    async def check(self) -> TriggerEvent | None:
+        """Look at the run once (through the shared poller when coalescing)."""
         target = self.parsed_target
-        if self.run_id:
-            run: Run | None = await client.get_run(target, self.run_id)
+        run: Run | None
+        if self.run_id and self.coalesce:
+            poller = shared_poller(self.conn_id, target.api_version, self.poll_interval)
+            run = await poller.observe(target, self.run_id)
+        elif self.run_id:
+            run = await (await self._client()).get_run(target, self.run_id)
         else:
+            client = await self._client()
             run = await client.current_run(target) or await client.latest_run(target)
             if run is not None and run.id and run.state.is_active:
                 self.run_id = run.id  # follow this run from now on
@@ -265,10 +294,10 @@ class CDataSyncJobHistoryTrigger(_PollingTrigger):
         kwargs = {**self._common_kwargs(), "since": self.since, "fail_on_failure": self.fail_on_failure}
         return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
 
-    async def check(self, client: AnyAsyncClient) -> TriggerEvent | None:
+    async def check(self) -> TriggerEvent | None:
         """Look at the history once."""
         target = self.parsed_target
-        runs = await client.runs_since(target, datetime.fromisoformat(self.since))
+        runs = await (await self._client()).runs_since(target, datetime.fromisoformat(self.since))
         return history_event(target, runs, self.fail_on_failure)
 
 

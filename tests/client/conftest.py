@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,10 +63,22 @@ async def async_client(make_async_client: Callable[..., AsyncCDataSyncClient]) -
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record (instead of doing) the waits of both drivers."""
     recorded: list[float] = []
+    test_thread = threading.get_ident()
+    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
 
-    async def fake_async_sleep(seconds: float) -> None:
+    # Only the test's own thread is faked: emulator threads left by other tests keep their real waits.
+    def fake_sleep(seconds: float) -> None:
+        if threading.get_ident() != test_thread:
+            return real_sleep(seconds)
         recorded.append(seconds)
+        return None
 
-    monkeypatch.setattr(time, "sleep", recorded.append)
+    async def fake_async_sleep(seconds: float, *args: object) -> object:
+        if threading.get_ident() != test_thread:
+            return await real_async_sleep(seconds, *args)
+        recorded.append(seconds)
+        return None
+
+    monkeypatch.setattr(time, "sleep", fake_sleep)
     monkeypatch.setattr(asyncio, "sleep", fake_async_sleep)
     return recorded

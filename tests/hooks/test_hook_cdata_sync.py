@@ -354,8 +354,9 @@ def test_form_widgets_need_flask_appbuilder() -> None:
 def test_provider_info() -> None:
     info = get_provider_info()
     assert info["package-name"] == "airflow-provider-cdata-sync"
-    (conn_type,) = info["connection-types"]
-    assert conn_type["connection-type"] == "cdata_sync"
+    by_type = {entry["connection-type"]: entry for entry in info["connection-types"]}
+    assert set(by_type) == {"cdata_sync", "aisquared"}
+    conn_type = by_type["cdata_sync"]
     module_name, class_name = conn_type["hook-class-name"].rsplit(".", 1)
     assert getattr(importlib.import_module(module_name), class_name) is CDataSyncHook
     assert conn_type["hook-name"] == CDataSyncHook.hook_name

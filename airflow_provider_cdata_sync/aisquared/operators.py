@@ -1,0 +1,390 @@
+"""Operators for AI Squared (Multiwoven) syncs: run a sync and wait (blocking or deferred), cancelling
+what the task started on timeout, execution_timeout and kill; create a sync idempotently."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+
+from airflow_provider_cdata_sync.aisquared.client import AISquaredClient, sync_body, sync_target
+from airflow_provider_cdata_sync.aisquared.errors import (
+    AISquaredConfigError,
+    AISquaredError,
+    AISquaredNotFoundError,
+    AISquaredSyncNotRunnableError,
+)
+from airflow_provider_cdata_sync.aisquared.hook import AISquaredHook
+from airflow_provider_cdata_sync.aisquared.models import IDENTITY_FIELDS, Sync, SyncRecord, SyncRun
+from airflow_provider_cdata_sync.aisquared.reporting import (
+    failed_record_lines,
+    failure_message,
+    row_counts,
+    run_summary,
+)
+from airflow_provider_cdata_sync.aisquared.triggers import AISquaredSyncRunTrigger
+from airflow_provider_cdata_sync.client.runs import Target
+from airflow_provider_cdata_sync.operators.cdata_sync import (
+    CANCEL_WAIT_SECONDS,
+    _CDataSyncRunOperator,
+    _default_deferrable,
+)
+from airflow_provider_cdata_sync.triggers.cdata_sync import EVENT_STATUSES, is_transient
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+RUN_ID_XCOM_KEY = "aisquared_run_id"
+SYNC_XCOM_KEY = "aisquared_sync"
+
+
+class AISquaredRunSyncOperator(BaseOperator):
+    """Trigger a manual run of an AI Squared sync, find it, and wait for it to finish.
+
+    The run id is pushed to XCom (``aisquared_run_id``) as soon as the run is found. When it ends, the
+    task log gets its row counts and the first failed records' errors; the task returns a JSON-safe
+    summary. On ``timeout``, ``execution_timeout`` or kill, the run is cancelled.
+
+    :param sync_id: the sync (templated). It must be enabled and have ``schedule_type`` manual.
+    :param wait_for_termination: wait for the run to finish (default True).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param check_interval: seconds between status polls.
+    :param timeout: longest wait for the run (seconds or timedelta); the run is cancelled when it passes.
+    :param reuse_active_run: when the sync is already running, wait for that run instead of failing.
+    :param max_failed_rows: fail the task when more rows than this failed (default None: failed rows are
+        reported but do not fail the task, as in AI Squared).
+    :param failed_records_to_log: how many failed records' errors to copy into the task log.
+    :param find_run_timeout: how long to look for the run the trigger started (seconds).
+    :param aisquared_conn_id: the Airflow connection.
+    """
+
+    template_fields: Sequence[str] = ("sync_id",)
+    ui_color = "#5b3cc4"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        sync_id: str | int,
+        wait_for_termination: bool = True,
+        deferrable: bool = _default_deferrable(),
+        check_interval: float = 30,
+        timeout: float | timedelta | None = None,
+        reuse_active_run: bool = False,
+        max_failed_rows: int | None = None,
+        failed_records_to_log: int = 10,
+        find_run_timeout: float = 60,
+        max_consecutive_poll_errors: int = 5,
+        aisquared_conn_id: str = AISquaredHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sync_id = sync_id
+        self.wait_for_termination = wait_for_termination
+        self.deferrable = deferrable
+        self.check_interval = check_interval
+        self.timeout = timeout
+        self.reuse_active_run = reuse_active_run
+        self.max_failed_rows = max_failed_rows
+        self.failed_records_to_log = failed_records_to_log
+        self.find_run_timeout = find_run_timeout
+        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.aisquared_conn_id = aisquared_conn_id
+        self._active: tuple[Target, str | None] | None = None  # the run this try started and still watches
+
+    @cached_property
+    def hook(self) -> AISquaredHook:
+        """The hook for ``aisquared_conn_id``."""
+        return AISquaredHook(aisquared_conn_id=self.aisquared_conn_id)
+
+    @property
+    def client(self) -> AISquaredClient:
+        """The hook's synchronous client."""
+        return self.hook.get_client()
+
+    #: ``timeout`` from now, and just before ``execution_timeout`` runs out (the CData Sync operators' rule).
+    _deadline = _CDataSyncRunOperator._deadline  # type: ignore[misc]  # uses only the timeout attributes
+
+    # ------------------------------------------------------------------ execute
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Start the run (or follow the active one when asked), then wait as configured."""
+        deadline = self._deadline(context)  # type: ignore[misc]
+        try:
+            sync = self.client.get_sync(str(self.sync_id))
+            target = sync_target(sync)
+            run = self._start_or_follow(sync, target)
+        except (AISquaredNotFoundError, AISquaredConfigError, AISquaredSyncNotRunnableError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        ti = context["ti"]
+        ti.xcom_push(key=RUN_ID_XCOM_KEY, value=run.id)
+        ti.xcom_push(key=SYNC_XCOM_KEY, value=target.to_dict())
+        if not self.wait_for_termination:
+            self.log.info(
+                "Not waiting for run %s of sync %s (wait_for_termination=False).", run.id, sync.label
+            )
+            self._active = None
+            return run_summary(target, run)
+        if self.deferrable and not run.state.is_terminal:
+            self._defer(target, run, deadline)
+        final = run if run.state.is_terminal else self._wait_blocking(target, run, deadline)
+        return self._finish(target, final)
+
+    def _start_or_follow(self, sync: Sync, target: Target) -> SyncRun:
+        """Say clearly why a sync cannot run; follow an active run only when asked to."""
+        if not sync.enabled:
+            raise AirflowFailException(
+                f"AI Squared sync {sync.label} is disabled (status {sync.status!r}): enable it first "
+                "(AISquaredClient.enable_sync or the AI Squared app)."
+            )
+        if not sync.is_manual:
+            raise AirflowFailException(
+                f"AI Squared sync {sync.label} runs on its own schedule ({sync.schedule_type}), so it cannot "
+                "be triggered by hand: set schedule_type to manual, or wait for its scheduled runs with "
+                "AISquaredSyncRunSensor(started_after=...)."
+            )
+        active = self.client.current_run(target)
+        if active is not None:
+            if not self.reuse_active_run:
+                raise AirflowFailException(
+                    f"AI Squared sync {sync.label} is already running (run {active.id}, "
+                    f"{active.status}). Set reuse_active_run=True to wait for that run instead, or wait for "
+                    "it with "
+                    f"AISquaredSyncRunSensor(run_id={active.id!r})."
+                )
+            self.log.info(
+                "Sync %s is already running: following run %s (reuse_active_run=True).", sync.label, active.id
+            )
+            self._active = (target, active.id)
+            return active
+        self._active = (target, None)  # from here on, a kill must cancel whatever started
+        try:
+            run = self.client.start_run(target, find_timeout=self.find_run_timeout)
+        except AISquaredSyncNotRunnableError as exc:
+            self._active = None
+            raise AirflowFailException(
+                f"AI Squared refused to run sync {sync.label}: {exc.server_message}. A sync runs by hand "
+                "only when it is enabled, manual and not already running "
+                "(reuse_active_run=True waits for the active run instead)."
+            ) from exc
+        self._active = (target, run.id)
+        self.log.info("Started AI Squared sync %s: run %s (%s).", sync.label, run.id, run.status)
+        return run
+
+    # ------------------------------------------------------------------ deferred
+    def _defer(self, target: Target, run: SyncRun, deadline: float | None) -> None:
+        trigger = AISquaredSyncRunTrigger(
+            conn_id=self.aisquared_conn_id,
+            target=target.to_dict(),
+            run_id=run.id,
+            poll_interval=self.check_interval,
+            end_time=deadline,
+            max_consecutive_errors=self.max_consecutive_poll_errors,
+        )
+        self.log.info("Deferring until run %s of sync %s finishes.", run.id, target.name)
+        # Airflow's deferral timeout is only a backstop a minute after the trigger's own deadline.
+        backstop = None if deadline is None else timedelta(seconds=max(deadline - time.time(), 0) + 60)
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: validate its event, cancel on timeout, report, fail or return."""
+        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "target" not in event:
+            raise AirflowException(f"Unexpected event from the AI Squared trigger: {event!r}")
+        target = Target.from_dict(event["target"])
+        run_id = event.get("run_id")
+        self._active = (target, run_id)
+        if event["status"] == "timeout":
+            self._cancel_and_fail(target, run_id, event.get("message") or "timed out")
+        if event["status"] == "error" or not isinstance(event.get("run"), dict):
+            raise AirflowException(
+                f"Waiting for AI Squared sync {target.name!r} failed: {event.get('message')}"
+            )
+        return self._finish(target, SyncRun.model_validate(event["run"]))
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """When Airflow fails the deferral itself (its timeout, a trigger crash), cancel the run first."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except Exception:
+            if next_method == "__fail__":
+                ti = context["ti"]
+                try:
+                    target = ti.xcom_pull(task_ids=ti.task_id, key=SYNC_XCOM_KEY, map_indexes=ti.map_index)
+                    run_id = ti.xcom_pull(task_ids=ti.task_id, key=RUN_ID_XCOM_KEY, map_indexes=ti.map_index)
+                except Exception as exc:  # best effort
+                    self.log.error("Cannot find the AI Squared run to cancel: %s", exc)
+                else:
+                    if isinstance(target, dict):
+                        self._cancel(Target.from_dict(target), run_id, "the deferral failed or timed out")
+            raise
+
+    # ------------------------------------------------------------------ blocking
+    def _wait_blocking(self, target: Target, run: SyncRun, deadline: float | None) -> SyncRun:
+        """Poll every ``check_interval`` seconds until the run ends, logging status changes."""
+        errors = unknown = 0
+        last_status = run.status
+        while True:
+            remaining = None if deadline is None else deadline - time.time()
+            if remaining is not None and remaining <= 0:
+                self._cancel_and_fail(target, run.id, "timed out")
+            time.sleep(self.check_interval if remaining is None else min(self.check_interval, remaining))
+            try:
+                run = self.client.get_run(target, str(run.id))
+            except AISquaredError as exc:
+                errors += 1
+                if not is_transient(exc) or errors > self.max_consecutive_poll_errors:
+                    raise AirflowException(f"Polling AI Squared failed ({errors} in a row): {exc}") from exc
+                self.log.warning("Poll %d of AI Squared failed (%s); polling on.", errors, exc)
+                continue
+            errors = 0
+            if run.status != last_status:
+                self.log.info(
+                    "AI Squared sync %r run %s: %s (%s)", target.name, run.id, run.status, row_counts(run)
+                )
+                last_status = run.status
+            unknown = unknown + 1 if run.state.value == "unknown" else 0
+            if unknown >= 10:
+                raise AirflowException(
+                    f"AI Squared kept reporting the unknown status {run.status!r} for run {run.id}; "
+                    "it is not treated as success."
+                )
+            if run.state.is_terminal:
+                return run
+
+    # ------------------------------------------------------------------ results
+    def _failed_records(self, target: Target, run: SyncRun) -> list[SyncRecord]:
+        if not run.failed_rows or self.failed_records_to_log <= 0:
+            return []
+        try:
+            return self.client.list_records(target, str(run.id), "failed", limit=self.failed_records_to_log)
+        except AISquaredError as exc:
+            self.log.warning(
+                "Could not read the failed records of run %s (the run is not affected): %s", run.id, exc
+            )
+            return []
+
+    def _finish(self, target: Target, run: SyncRun) -> dict[str, Any]:
+        self._active = None
+        self.log.info(
+            "AI Squared sync %r run %s ended %s: %s.", target.name, run.id, run.status, row_counts(run)
+        )
+        records = self._failed_records(target, run)
+        for line in failed_record_lines(records, run.failed_rows):
+            self.log.info("%s", line)
+        problem = failure_message(target, run, max_failed_rows=self.max_failed_rows)
+        if problem:
+            raise AirflowException(problem)
+        return run_summary(target, run, records)
+
+    # ------------------------------------------------------------------ cancel
+    def _cancel_and_fail(self, target: Target, run_id: str | None, why: str) -> None:
+        self._cancel(target, run_id, why)
+        self._active = None
+        raise AirflowException(f"AI Squared sync {target.name!r} run {run_id}: {why}; the run was cancelled.")
+
+    def _cancel(self, target: Target, run_id: str | None, why: str) -> None:
+        """Cancel the run and wait briefly until the server says it stopped (best effort, logged)."""
+        self.log.warning("Cancelling AI Squared sync %r run %s (%s).", target.name, run_id, why)
+        try:
+            current = self.client.current_run(target)
+            if current is None or (run_id and current.id != str(run_id)):
+                self.log.info("AI Squared run %s is no longer running: nothing to cancel.", run_id)
+                return  # cancel acts on whatever runs now: never cancel a run this task does not own
+            self.client.cancel_run(target)
+        except AISquaredError as exc:
+            self.log.error("Could not cancel AI Squared sync %r run %s: %s", target.name, run_id, exc)
+            return
+        end = time.time() + CANCEL_WAIT_SECONDS
+        while run_id and time.time() < end:
+            try:
+                run = self.client.get_run(target, run_id)
+            except AISquaredError:
+                break
+            if run.state.is_terminal:
+                self.log.info("AI Squared run %s is %s.", run_id, run.status)
+                return
+            time.sleep(0.5)
+
+    def on_kill(self) -> None:
+        """Cancel the run this task started, if it is still going (best effort, logged)."""
+        if self._active is not None:
+            target, run_id = self._active
+            self._cancel(target, run_id, "the Airflow task was killed")
+            self._active = None
+
+
+class AISquaredCreateSyncOperator(BaseOperator):
+    """Create an AI Squared sync from a (templated) create-sync document, idempotently.
+
+    A sync with the same ``source_id``, ``destination_id``, ``model_id`` and ``stream_name`` is reused
+    (and, with ``update_existing``, brought in line with the definition). Returns the sync (with ``id``
+    and ``created``), JSON-safe; templated fields such as ``"{{ params.source_id }}"`` may render ids as
+    strings: numeric ones are sent as numbers.
+
+    :param definition: ``source_id``, ``destination_id``, ``model_id``, ``schedule_type`` (manual,
+        interval, cron_expression), ``configuration`` (the field mapping), ``stream_name``, ``sync_mode``
+        (full_refresh, incremental), ``sync_interval``, ``sync_interval_unit``, ``cron_expression``,
+        ``cursor_field``.
+    :param update_existing: update a reused sync whose other fields differ (default False: log them).
+    :param aisquared_conn_id: the Airflow connection.
+    """
+
+    template_fields: Sequence[str] = ("definition",)
+    ui_color = "#5b3cc4"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        definition: Mapping[str, Any],
+        update_existing: bool = False,
+        aisquared_conn_id: str = AISquaredHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.definition = definition
+        self.update_existing = update_existing
+        self.aisquared_conn_id = aisquared_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Find the sync with the same identity, or create it."""
+        try:
+            body = sync_body(dict(self.definition))
+        except AISquaredConfigError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        client = AISquaredHook(aisquared_conn_id=self.aisquared_conn_id).get_client()
+        wanted = {key: str(body[key]) for key in IDENTITY_FIELDS}
+        existing = next(
+            (s for s in client.list_syncs() if all(str(getattr(s, k)) == v for k, v in wanted.items())), None
+        )
+        if existing is None:
+            sync = client.create_sync(body)
+            self.log.info("Created AI Squared sync %s.", sync.label)
+            return {**sync.model_dump(mode="json"), "created": True}
+        differing = {
+            key: value
+            for key, value in body.items()
+            if key not in IDENTITY_FIELDS and _differs(getattr(existing, key, None), value)
+        }
+        self.log.info(
+            "Reusing AI Squared sync %s (same source, destination, model and stream).", existing.label
+        )
+        if differing and self.update_existing:
+            self.log.info("Updating its %s.", ", ".join(sorted(differing)))
+            existing = client.update_sync(existing.id or "", differing)
+        elif differing:
+            self.log.warning(
+                "Sync %s differs from the definition in %s (update_existing=False: left as it is).",
+                existing.label,
+                ", ".join(sorted(differing)),
+            )
+        return {**existing.model_dump(mode="json"), "created": False}
+
+
+def _differs(current: Any, wanted: Any) -> bool:
+    if wanted in (None, "", {}) and current in (None, "", {}):
+        return False
+    return str(current) != str(wanted)

@@ -1,0 +1,260 @@
+"""Benchmark: N concurrent deferred waits of our real triggers in one event loop, next to the floor.
+
+For each N (100, 500, 1,000 by default) and mode, a fresh fake CData Sync server (``fake_sync.py``) runs in
+its own process and a fresh worker process waits for N runs that finish 20-30 s after the start,
+staggered, polling every ``--interval`` seconds:
+
+* ``floor``: a bare asyncio HTTP polling loop (one keep-alive connection per wait, raw HTTP/1.1);
+* ``coalesced``: our ``CDataSyncJobTrigger`` waits (the default: one shared poller per server/interval);
+* ``direct``: our triggers with ``coalesce=False`` (one client and one GET per wait per interval).
+
+It prints, per mode: CPU per waiting run per interval, polls served versus expected, API calls the
+server saw, peak memory per wait, and event delay (run finished -> event yielded: median, p99, max), with
+ratios to the floor measured in the same run. Then the import cost of the operators module after
+``airflow.sdk``. Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TERMINAL = {"Success", "Failed", "Cancelled"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------------------------------- worker
+async def floor_wait(port: int, job: int, interval: float, counter: list[int]) -> float:
+    """Poll one run over one keep-alive connection with raw HTTP/1.1: the cheapest possible client."""
+    await asyncio.sleep(random.random() * interval)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = (
+        f"GET /api.rsc/v2/jobs/job-{job}/history/r{job} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "x-cdata-authtoken: bench-token\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            body = json.loads(await reader.readexactly(length))
+            counter[0] += 1
+            if body["status"] in TERMINAL:
+                return time.time()
+    finally:
+        writer.close()
+
+
+async def trigger_wait(trigger: Any, interval: float) -> float:
+    await asyncio.sleep(random.random() * interval)  # triggers start spread out, as in a triggerer
+    async for event in trigger.run():
+        assert event.payload["status"] == "success", event.payload
+        return time.time()
+    raise RuntimeError("trigger ended without an event")
+
+
+async def run_worker(mode: str, n: int, port: int, interval: float) -> dict[str, Any]:
+    counter = [0]
+    if mode == "floor":
+        baseline = rss_mb()
+        waits = [floor_wait(port, i, interval, counter) for i in range(n)]
+    else:
+        from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
+
+        original = CDataSyncJobTrigger.check
+
+        async def counted(self: Any) -> Any:
+            result = await original(self)
+            counter[0] += 1
+            return result
+
+        CDataSyncJobTrigger.check = counted  # type: ignore[method-assign]
+        triggers = [
+            CDataSyncJobTrigger(
+                conn_id="bench",
+                target={
+                    "kind": "job",
+                    "id": f"job-{i}",
+                    "name": f"job-{i}",
+                    "workspace": "default",
+                    "api_version": "v2",
+                },
+                run_id=f"r{i}",
+                poll_interval=interval,
+                coalesce=(mode == "coalesced"),
+            )
+            for i in range(n)
+        ]
+        baseline = rss_mb()
+        waits = [trigger_wait(trigger, interval) for trigger in triggers]
+    cpu0, wall0 = time.process_time(), time.time()
+    ends = await asyncio.gather(*waits)
+    return {
+        "cpu": time.process_time() - cpu0,
+        "start": wall0,
+        "ends": ends,
+        "polls": counter[0],
+        "mem_mb": rss_mb() - baseline,
+    }
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    os.environ["AIRFLOW_CONN_BENCH"] = json.dumps(
+        {"conn_type": "cdata_sync", "host": f"http://127.0.0.1:{args.port}", "password": "bench-token"}
+    )
+    result = asyncio.run(run_worker(args.worker, args.n, args.port, args.interval))
+    print(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------------------- driver
+def run_mode(mode: str, n: int, interval: float, start_after: float, spread: float) -> dict[str, Any]:
+    port = free_port()
+    t0 = time.time() + 3.0  # the worker's imports and set-up happen before the runs "start"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "fake_sync.py"),
+            "--port",
+            str(port),
+            "--n",
+            str(n),
+            "--t0",
+            str(t0),
+            "--start-after",
+            str(start_after - 3.0),
+            "--spread",
+            str(spread),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    server.stdout.readline()  # "ready"
+    try:
+        worker = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                mode,
+                "--n",
+                str(n),
+                "--port",
+                str(port),
+                "--interval",
+                str(interval),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if worker.returncode != 0:
+            raise RuntimeError(f"{mode} worker failed:\n{worker.stderr[-3000:]}")
+        result = json.loads(worker.stdout.strip().splitlines()[-1])
+    finally:
+        server.terminate()
+        counts = json.loads(server.communicate(timeout=10)[0].strip().splitlines()[-1])
+    finishes = [t0 + (start_after - 3.0) + spread * i / n for i in range(n)]
+    delays = sorted(end - fin for end, fin in zip(result["ends"], finishes, strict=True))
+    waiting_intervals = sum(max(fin - result["start"], 0) for fin in finishes) / interval
+    expected_polls = sum(int(max(fin - result["start"], 0) // interval) + 1 for fin in finishes)
+    return {
+        "mode": mode,
+        "n": n,
+        "cpu_ms_per_wait_interval": 1000 * result["cpu"] / waiting_intervals,
+        "polls": result["polls"],
+        "expected_polls": expected_polls,
+        "api_calls": sum(counts.values()),
+        "mem_kb_per_wait": 1024 * result["mem_mb"] / n,
+        "delay_median": statistics.median(delays),
+        "delay_p99": delays[min(len(delays) - 1, int(0.99 * len(delays)))],
+        "delay_max": delays[-1],
+    }
+
+
+def import_cost(repeats: int = 7) -> float:
+    """Median milliseconds to import the operators module after ``airflow.sdk`` (fresh processes)."""
+    code = (
+        "import time, airflow.sdk\n"
+        "t = time.perf_counter()\n"
+        "import airflow_provider_cdata_sync.operators.cdata_sync\n"
+        "print((time.perf_counter() - t) * 1000)\n"
+    )
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(repeats)
+    ]
+    return statistics.median(samples)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    floors = {row["n"]: row for row in rows if row["mode"] == "floor"}
+    header = (
+        f"{'N':>5} {'mode':<10} {'CPU ms/wait/interval':>21} {'x floor':>8} {'polls served/expected':>22} "
+        f"{'API calls':>10} {'mem KB/wait':>12} {'delay med/p99/max s':>22}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        floor = floors.get(row["n"])
+        ratio = row["cpu_ms_per_wait_interval"] / floor["cpu_ms_per_wait_interval"] if floor else float("nan")
+        print(
+            f"{row['n']:>5} {row['mode']:<10} {row['cpu_ms_per_wait_interval']:>21.3f} {ratio:>8.2f} "
+            f"{row['polls']:>10}/{row['expected_polls']:<11} {row['api_calls']:>10} {row['mem_kb_per_wait']:>12.1f} "
+            f"{row['delay_median']:>7.2f}/{row['delay_p99']:.2f}/{row['delay_max']:.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--modes", default="floor,coalesced,direct")
+    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument(
+        "--start-after", type=float, default=20.0, help="first run finishes after this many s"
+    )
+    parser.add_argument("--spread", type=float, default=10.0, help="runs finish over this many s")
+    args = parser.parse_args()
+    if args.worker:
+        args.n = args.n[0]
+        worker_main(args)
+        return
+    rows = []
+    for n in args.n:
+        for mode in args.modes.split(","):
+            rows.append(run_mode(mode, n, args.interval, args.start_after, args.spread))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    print_table(rows)
+    print(
+        f"\nImport of airflow_provider_cdata_sync.operators.cdata_sync after airflow.sdk: {import_cost():.1f} ms (median of 7)"
+    )
+
+
+if __name__ == "__main__":
+    main()
