@@ -127,6 +127,23 @@ def drop_none(body: Mapping[str, Any]) -> dict[str, Any]:
 class V2Api(ApiBase):
     """The CData Sync API v2 (Sync 26.x): workspaces, connections, jobs, transformations, pipelines, users."""
 
+    # Tasks of jobs and of transformations share one shape under their owner; moves share one body.
+    def _task_path(self, owner: str, owner_id: str, task_id: str | None = None, suffix: str = "") -> str:
+        path = f"v2/{owner}/{seg(owner_id)}/tasks"
+        if task_id is not None:
+            path += f"/{seg(task_id)}"
+        return path + suffix
+
+    def _task_body(self, query: str | None, is_active: bool | None, index: int | None) -> dict[str, Any]:
+        return drop_none({"query": query, "is_active": is_active, "index": index})
+
+    def _move(self, path: str, from_index: int, to_index: int) -> Call[Any]:
+        return (
+            yield from self._json(
+                ApiRequest("POST", path, json={"from_index": from_index, "to_index": to_index})
+            )
+        )
+
     # ----------------------------------------------------------------- workspaces
     @operation
     def list_workspaces(self) -> Call[list[Workspace]]:
@@ -451,20 +468,22 @@ class V2Api(ApiBase):
     @operation
     def list_job_tasks(self, job_id: str) -> Call[list[Task]]:
         """The tasks of a job."""
-        return (yield from self._many(ApiRequest("GET", f"v2/jobs/{seg(job_id)}/tasks"), Task))
+        return (yield from self._many(ApiRequest("GET", self._task_path("jobs", job_id)), Task))
 
     @operation
     def get_job_task(self, job_id: str, task_id: str) -> Call[Task]:
         """One task of a job."""
-        return (yield from self._one(ApiRequest("GET", f"v2/jobs/{seg(job_id)}/tasks/{seg(task_id)}"), Task))
+        return (yield from self._one(ApiRequest("GET", self._task_path("jobs", job_id, task_id)), Task))
 
     @operation
     def add_job_task(
         self, job_id: str, query: str, *, is_active: bool = True, index: int | None = None
     ) -> Call[Task]:
         """Add a task (a query such as ``REPLICATE [Accounts]``) to a job."""
-        body = drop_none({"query": query, "is_active": is_active, "index": index})
-        return (yield from self._one(ApiRequest("POST", f"v2/jobs/{seg(job_id)}/tasks", json=body), Task))
+        request = ApiRequest(
+            "POST", self._task_path("jobs", job_id), json=self._task_body(query, is_active, index)
+        )
+        return (yield from self._one(request, Task))
 
     @operation
     def update_job_task(
@@ -477,22 +496,20 @@ class V2Api(ApiBase):
         index: int | None = None,
     ) -> Call[Any]:
         """Update a task of a job."""
-        body = drop_none({"query": query, "is_active": is_active, "index": index})
-        return (
-            yield from self._json(ApiRequest("PUT", f"v2/jobs/{seg(job_id)}/tasks/{seg(task_id)}", json=body))
-        )
+        body = self._task_body(query, is_active, index)
+        return (yield from self._json(ApiRequest("PUT", self._task_path("jobs", job_id, task_id), json=body)))
 
     @operation
     def delete_job_task(self, job_id: str, task_id: str) -> Call[None]:
         """Delete a task of a job."""
-        yield from self._json(ApiRequest("DELETE", f"v2/jobs/{seg(job_id)}/tasks/{seg(task_id)}"))
+        yield from self._json(ApiRequest("DELETE", self._task_path("jobs", job_id, task_id)))
 
     @operation
     def move_job_task(self, job_id: str, task_id: str, from_index: int, to_index: int) -> Call[Any]:
         """Move a task to another position in its job."""
-        path = f"v2/jobs/{seg(job_id)}/tasks/{seg(task_id)}/move"
-        body = {"from_index": from_index, "to_index": to_index}
-        return (yield from self._json(ApiRequest("POST", path, json=body)))
+        return (
+            yield from self._move(self._task_path("jobs", job_id, task_id, "/move"), from_index, to_index)
+        )
 
     @operation
     def get_job_tasks_last_run(self, job_id: str) -> Call[list[TaskRun]]:
@@ -611,14 +628,14 @@ class V2Api(ApiBase):
         """The tasks of a transformation."""
         return (
             yield from self._many(
-                ApiRequest("GET", f"v2/transformations/{seg(transformation_id)}/tasks"), Task
+                ApiRequest("GET", self._task_path("transformations", transformation_id)), Task
             )
         )
 
     @operation
     def get_transformation_task(self, transformation_id: str, task_id: str) -> Call[Task]:
         """One task of a transformation."""
-        path = f"v2/transformations/{seg(transformation_id)}/tasks/{seg(task_id)}"
+        path = self._task_path("transformations", transformation_id, task_id)
         return (yield from self._one(ApiRequest("GET", path), Task))
 
     @operation
@@ -626,9 +643,12 @@ class V2Api(ApiBase):
         self, transformation_id: str, query: str, *, is_active: bool = True, index: int | None = None
     ) -> Call[Task]:
         """Add a task (SQL) to a transformation."""
-        body = drop_none({"query": query, "is_active": is_active, "index": index})
-        path = f"v2/transformations/{seg(transformation_id)}/tasks"
-        return (yield from self._one(ApiRequest("POST", path, json=body), Task))
+        path = self._task_path("transformations", transformation_id)
+        return (
+            yield from self._one(
+                ApiRequest("POST", path, json=self._task_body(query, is_active, index)), Task
+            )
+        )
 
     @operation
     def update_transformation_task(
@@ -641,27 +661,23 @@ class V2Api(ApiBase):
         index: int | None = None,
     ) -> Call[Any]:
         """Update a task of a transformation."""
-        body = drop_none({"query": query, "is_active": is_active, "index": index})
-        path = f"v2/transformations/{seg(transformation_id)}/tasks/{seg(task_id)}"
-        return (yield from self._json(ApiRequest("PUT", path, json=body)))
+        path = self._task_path("transformations", transformation_id, task_id)
+        return (yield from self._json(ApiRequest("PUT", path, json=self._task_body(query, is_active, index))))
 
     @operation
     def delete_transformation_task(self, transformation_id: str, task_id: str) -> Call[None]:
         """Delete a task of a transformation."""
-        path = f"v2/transformations/{seg(transformation_id)}/tasks/{seg(task_id)}"
-        yield from self._json(ApiRequest("DELETE", path))
+        yield from self._json(
+            ApiRequest("DELETE", self._task_path("transformations", transformation_id, task_id))
+        )
 
     @operation
     def move_transformation_task(
         self, transformation_id: str, task_id: str, from_index: int, to_index: int
     ) -> Call[Any]:
         """Move a task to another position in its transformation."""
-        path = f"v2/transformations/{seg(transformation_id)}/tasks/{seg(task_id)}/move"
-        return (
-            yield from self._json(
-                ApiRequest("POST", path, json={"from_index": from_index, "to_index": to_index})
-            )
-        )
+        path = self._task_path("transformations", transformation_id, task_id, "/move")
+        return (yield from self._move(path, from_index, to_index))
 
     # ------------------------------------------------------------------- pipelines
     @operation
@@ -797,11 +813,7 @@ class V2Api(ApiBase):
     def move_pipeline_step(self, pipeline_id: str, step_id: str, from_index: int, to_index: int) -> Call[Any]:
         """Move a step to another position in its pipeline."""
         path = f"v2/pipelines/{seg(pipeline_id)}/steps/{seg(step_id)}/move"
-        return (
-            yield from self._json(
-                ApiRequest("POST", path, json={"from_index": from_index, "to_index": to_index})
-            )
-        )
+        return (yield from self._move(path, from_index, to_index))
 
     @operation
     def list_pipeline_events(self, pipeline_id: str) -> Call[list[PipelineEvent]]:
