@@ -33,6 +33,8 @@ TRANSIENT_ERRORS = (
     CDataSyncRateLimitError,
     CDataSyncResponseError,
 )
+#: How long on_kill watches a cancel take effect (Airflow gives on_kill 30 s by default).
+CANCEL_WAIT_SECONDS = 25.0
 EVENT_STATUSES = frozenset({"success", "failed", "cancelled", "timeout", "error"})
 
 
@@ -223,8 +225,22 @@ class CDataSyncRunTrigger(_PollingTrigger):
                     return
                 self.log.warning("Cancelling CData Sync %s %r run %s.", target.kind, target.name, current.id)
                 await client.cancel_run(target)
+                await self._until_stopped(client, target, current.id)
         except CDataSyncError as exc:
             self.log.warning("Could not cancel CData Sync %s %r: %s", target.kind, target.name, exc)
+
+    async def _until_stopped(self, client: AnyAsyncClient, target: Target, run_id: str | None) -> None:
+        """Watch the cancel take effect (bounded below the triggerer's default 30 s ``on_kill_timeout``)."""
+        deadline = time.time() + CANCEL_WAIT_SECONDS
+        while run_id and time.time() < deadline:
+            run = await client.get_run(target, run_id)
+            if run.state.is_terminal:
+                self.log.info("CData Sync run %s is %s.", run_id, run.status)
+                return
+            await asyncio.sleep(1.0)
+        self.log.warning(
+            "CData Sync run %s had not stopped %.0f s after the cancel.", run_id, CANCEL_WAIT_SECONDS
+        )
 
     def _run_id(self) -> str | None:
         return self.run_id
