@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import httpx
 
-from airflow_provider_cdata_sync.client.base import parse_model, unwrap_one
+from airflow_provider_cdata_sync.client.base import ApiBase, parse_model, unwrap_one
 from airflow_provider_cdata_sync.client.errors import (
     CDataSyncError,
     CDataSyncMethodNotAllowedError,
@@ -103,7 +103,79 @@ def after_known(runs: list[Run], known_run_id: str | None) -> list[Run]:
     return runs[len(ids) - ids[::-1].index(known_run_id) :]
 
 
-class RunsApi(V2Api):
+class StartOnce(ApiBase):
+    """Starting a run exactly once, shared by both API versions: each provides ``_execute`` and the
+    ``get_status``, ``current_run`` and ``runs_since`` operations."""
+
+    get_status: Any
+    current_run: Any
+    runs_since: Any
+
+    def _execute(self, target: Target, task_ids: list[str] | None) -> Call[Run]:
+        raise NotImplementedError
+
+    @operation
+    def start_run(self, target: Target, task_ids: list[str] | None = None) -> Call[Run]:
+        """Start a run and return it with its id. Never starts a second run when an answer is lost:
+        the run is then looked up by status and by start time in the history."""
+        known = yield from self.last_run_id.steps(target)
+        asked_at = datetime.now(timezone.utc)
+        try:
+            run = yield from self._execute(target, task_ids)
+        except (CDataSyncOutcomeUnknownError, CDataSyncServerError) as lost:
+            if isinstance(lost, CDataSyncServerError) and lost.status_code not in (502, 504):
+                raise
+            found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
+            if found is None:
+                raise CDataSyncRunNotFoundError(
+                    f"The answer to starting {target.kind} {target.name!r} was lost and no run started since "
+                    f"{asked_at.isoformat()} can be found; it was not started again to avoid a duplicate. "
+                    f"Check the {target.kind} in the Sync console."
+                ) from lost
+            return found
+        if run.id:
+            return run
+        found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
+        return found or run
+
+    @operation
+    def last_run_id(self, target: Target) -> Call[str | None]:
+        """The id of the target's latest run according to its status (None when unknown or on error).
+
+        Taken just before starting a run, so that a lost answer is never matched with an earlier run that
+        started within the clock-skew allowance."""
+        try:
+            status = yield from self.get_status.steps(target)
+        except CDataSyncError:
+            return None
+        return status.history_id or status.last_history_id  # type: ignore[no-any-return]
+
+    @operation
+    def find_started_run(
+        self,
+        target: Target,
+        asked_at: datetime,
+        attempts: int = 4,
+        pause: float = 1.0,
+        known_run_id: str | None = None,
+    ) -> Call[Run | None]:
+        """The run started at or after ``asked_at``: the current run if active, else the history.
+
+        :param known_run_id: the latest run before the request (see :meth:`last_run_id`): neither it nor
+            an earlier run is ever taken for the new one."""
+        for attempt in range(attempts):
+            current = yield from self.current_run.steps(target)
+            if current is not None and current.id and current.id != known_run_id:
+                return current  # type: ignore[no-any-return]
+            started = after_known((yield from self.runs_since.steps(target, asked_at)), known_run_id)
+            if started:
+                return started[-1]
+            if attempt + 1 < attempts:
+                yield Sleep(pause)
+        return None
+
+
+class RunsApi(V2Api, StartOnce):
     """Run control over API v2."""
 
     api_version = "v2"
@@ -181,69 +253,10 @@ class RunsApi(V2Api):
         found = yield from self.resolve_job_tasks.steps(target.id, tasks)
         return [str(task.id) for task in found]
 
-    @operation
-    def start_run(self, target: Target, task_ids: list[str] | None = None) -> Call[Run]:
-        """Start a run and return it with its id. Never starts a second run when an answer is lost:
-        the run is then looked up by status and by start time in the history."""
-        known = yield from self.last_run_id.steps(target)
-        asked_at = datetime.now(timezone.utc)
+    def _execute(self, target: Target, task_ids: list[str] | None) -> Call[Run]:
         body = {"tasks": task_ids} if task_ids is not None else None
-        request = ApiRequest("POST", f"{self._path(target)}/execute", json=body)
-        try:
-            answer = yield from self._json(request)
-        except (CDataSyncOutcomeUnknownError, CDataSyncServerError) as lost:
-            if isinstance(lost, CDataSyncServerError) and lost.status_code not in (502, 504):
-                raise
-            found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
-            if found is None:
-                raise CDataSyncRunNotFoundError(
-                    f"The answer to starting {target.kind} {target.name!r} was lost and no run started since "
-                    f"{asked_at.isoformat()} can be found; it was not started again to avoid a duplicate. "
-                    f"Check the {target.kind} in the Sync console."
-                ) from lost
-            return found
-        run = Run.model_validate(answer if isinstance(answer, dict) else {})
-        if run.id:
-            return run
-        found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
-        return found or run
-
-    @operation
-    def last_run_id(self, target: Target) -> Call[str | None]:
-        """The id of the target's latest run according to its status (None when unknown or on error).
-
-        Taken just before starting a run, so that a lost answer is never matched with an earlier run that
-        started within the clock-skew allowance."""
-        try:
-            status = yield from self.get_status.steps(target)
-        except CDataSyncError:
-            return None
-        return status.history_id or status.last_history_id
-
-    @operation
-    def find_started_run(
-        self,
-        target: Target,
-        asked_at: datetime,
-        attempts: int = 4,
-        pause: float = 1.0,
-        known_run_id: str | None = None,
-    ) -> Call[Run | None]:
-        """The run started at or after ``asked_at``: the current run if active, else the history.
-
-        :param known_run_id: the latest run before the request (see :meth:`last_run_id`): neither it nor
-            an earlier run is ever taken for the new one."""
-        for attempt in range(attempts):
-            current = yield from self.current_run.steps(target)
-            if current is not None and current.id and current.id != known_run_id:
-                return current
-            history = yield from self.list_runs.steps(target)
-            started = after_known(runs_started_since(history, asked_at), known_run_id)
-            if started:
-                return started[-1]
-            if attempt + 1 < attempts:
-                yield Sleep(pause)
-        return None
+        answer = yield from self._json(ApiRequest("POST", f"{self._path(target)}/execute", json=body))
+        return Run.model_validate(answer if isinstance(answer, dict) else {})
 
     @operation
     def current_run(self, target: Target) -> Call[Run | None]:

@@ -9,7 +9,7 @@ createUsers. Bodies are PascalCase. Workspaces and pipelines do not exist in v1:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,8 +19,6 @@ from airflow_provider_cdata_sync.client.base import ApiBase, resolve
 from airflow_provider_cdata_sync.client.errors import (
     CDataSyncError,
     CDataSyncNotFoundError,
-    CDataSyncOutcomeUnknownError,
-    CDataSyncServerError,
     CDataSyncUnsupportedError,
 )
 from airflow_provider_cdata_sync.client.models import (
@@ -39,16 +37,15 @@ from airflow_provider_cdata_sync.client.models import (
 )
 from airflow_provider_cdata_sync.client.runner import operation
 from airflow_provider_cdata_sync.client.runs import (
-    CDataSyncRunNotFoundError,
     RunLog,
+    StartOnce,
     Target,
-    after_known,
     check_kind,
     newest,
     runs_started_since,
 )
 from airflow_provider_cdata_sync.client.status import RunState
-from airflow_provider_cdata_sync.client.transport import ApiRequest, Call, Sleep, find_message, parse_json
+from airflow_provider_cdata_sync.client.transport import ApiRequest, Call, find_message, parse_json
 
 V2_ONLY = "needs the CData Sync API v2 (Sync 26.x): set the connection extra api_version to v2"
 
@@ -355,7 +352,7 @@ class V1Api(ApiBase):
         return resolve("transformation", items, transformation, lambda t: t.id, lambda t: t.name)
 
 
-class RunsV1Api(V1Api):
+class RunsV1Api(V1Api, StartOnce):
     """Run control over API v1, with the same operation names and results as :class:`RunsApi` (v2)."""
 
     @operation
@@ -381,62 +378,16 @@ class RunsV1Api(V1Api):
         found = [resolve("task", known, str(ref), lambda t: t.id, lambda t: t.table) for ref in tasks]
         return [str(task.query) for task in found]
 
-    @operation
-    def start_run(self, target: Target, task_ids: list[str] | None = None) -> Call[Run]:
-        """Start a run without waiting for results; never twice when the answer is lost."""
-        known = yield from self.last_run_id.steps(target)
-        asked_at = datetime.now(timezone.utc)
-        try:
-            if task_ids:
-                rows = yield from self.execute_query.steps(target.name, task_ids)
-            else:
-                rows = yield from self.execute_job.steps(target.name)
-        except (CDataSyncOutcomeUnknownError, CDataSyncServerError) as lost:
-            if isinstance(lost, CDataSyncServerError) and lost.status_code not in (502, 504):
-                raise
-            found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
-            if found is None:
-                raise CDataSyncRunNotFoundError(
-                    f"The answer to starting {target.kind} {target.name!r} was lost and no run started since "
-                    f"{asked_at.isoformat()} can be found; it was not started again to avoid a duplicate."
-                ) from lost
-            return found
+    def _execute(self, target: Target, task_ids: list[str] | None) -> Call[Run]:
+        """``executeJob`` (or ``executeQuery`` for chosen queries) without waiting for results."""
+        if task_ids:
+            rows = yield from self.execute_query.steps(target.name, task_ids)
+        else:
+            rows = yield from self.execute_job.steps(target.name)
         history_id = next((row.extra("history_id") for row in rows if row.extra("history_id")), None)
         if history_id is not None:
             return Run(id=str(history_id), status="Running", job_id=target.id, job_name=target.name)
-        found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
-        return found or Run(status="Running", job_name=target.name)
-
-    @operation
-    def last_run_id(self, target: Target) -> Call[str | None]:
-        """The id of the target's latest run according to its status (None when unknown or on error)."""
-        try:
-            status = yield from self.get_status.steps(target)
-        except CDataSyncError:
-            return None
-        return status.history_id or status.last_history_id
-
-    @operation
-    def find_started_run(
-        self,
-        target: Target,
-        asked_at: datetime,
-        attempts: int = 4,
-        pause: float = 1.0,
-        known_run_id: str | None = None,
-    ) -> Call[Run | None]:
-        """The run started at or after ``asked_at`` (never ``known_run_id`` nor a run before it)."""
-        for attempt in range(attempts):
-            current = yield from self.current_run.steps(target)
-            if current is not None and current.id and current.id != known_run_id:
-                return current
-            runs = yield from self.runs_since.steps(target, asked_at)
-            runs = after_known(runs, known_run_id)
-            if runs:
-                return runs[-1]
-            if attempt + 1 < attempts:
-                yield Sleep(pause)
-        return None
+        return Run(status="Running", job_name=target.name)
 
     @operation
     def get_status(self, target: Target) -> Call[RunStatus]:
