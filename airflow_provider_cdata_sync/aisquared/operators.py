@@ -28,11 +28,8 @@ from airflow_provider_cdata_sync.aisquared.reporting import (
 )
 from airflow_provider_cdata_sync.aisquared.triggers import AISquaredSyncRunTrigger
 from airflow_provider_cdata_sync.client.runs import Target
-from airflow_provider_cdata_sync.operators.cdata_sync import (
-    CANCEL_WAIT_SECONDS,
-    _CDataSyncRunOperator,
-    _default_deferrable,
-)
+from airflow_provider_cdata_sync.operators.cdata_sync import _default_deferrable
+from airflow_provider_cdata_sync.operators.remote_run import RemoteRunMixin
 from airflow_provider_cdata_sync.triggers.cdata_sync import EVENT_STATUSES, is_transient
 
 if TYPE_CHECKING:
@@ -42,7 +39,7 @@ RUN_ID_XCOM_KEY = "aisquared_run_id"
 SYNC_XCOM_KEY = "aisquared_sync"
 
 
-class AISquaredRunSyncOperator(BaseOperator):
+class AISquaredRunSyncOperator(RemoteRunMixin, BaseOperator):
     """Trigger a manual run of an AI Squared sync, find it, and wait for it to finish.
 
     The run id is pushed to XCom (``aisquared_run_id``) as soon as the run is found. When it ends, the
@@ -63,6 +60,10 @@ class AISquaredRunSyncOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("sync_id",)
+    service = "AI Squared"
+    client_error = AISquaredError
+    run_id_xcom_key = RUN_ID_XCOM_KEY
+    target_xcom_key = SYNC_XCOM_KEY
     ui_color = "#5b3cc4"
     ui_fgcolor = "#ffffff"
 
@@ -106,13 +107,10 @@ class AISquaredRunSyncOperator(BaseOperator):
         """The hook's synchronous client."""
         return self.hook.get_client()
 
-    #: ``timeout`` from now, and just before ``execution_timeout`` runs out (the CData Sync operators' rule).
-    _deadline = _CDataSyncRunOperator._deadline  # type: ignore[misc]  # uses only the timeout attributes
-
     # ------------------------------------------------------------------ execute
     def execute(self, context: Context) -> dict[str, Any]:
         """Start the run (or follow the active one when asked), then wait as configured."""
-        deadline = self._deadline(context)  # type: ignore[misc]
+        deadline = self._deadline(context)
         try:
             sync = self.client.get_sync(str(self.sync_id))
             target = sync_target(sync)
@@ -204,23 +202,6 @@ class AISquaredRunSyncOperator(BaseOperator):
             )
         return self._finish(target, SyncRun.model_validate(event["run"]))
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """When Airflow fails the deferral itself (its timeout, a trigger crash), cancel the run first."""
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except Exception:
-            if next_method == "__fail__":
-                ti = context["ti"]
-                try:
-                    target = ti.xcom_pull(task_ids=ti.task_id, key=SYNC_XCOM_KEY, map_indexes=ti.map_index)
-                    run_id = ti.xcom_pull(task_ids=ti.task_id, key=RUN_ID_XCOM_KEY, map_indexes=ti.map_index)
-                except Exception as exc:  # best effort
-                    self.log.error("Cannot find the AI Squared run to cancel: %s", exc)
-                else:
-                    if isinstance(target, dict):
-                        self._cancel(Target.from_dict(target), run_id, "the deferral failed or timed out")
-            raise
-
     # ------------------------------------------------------------------ blocking
     def _wait_blocking(self, target: Target, run: SyncRun, deadline: float | None) -> SyncRun:
         """Poll every ``check_interval`` seconds until the run ends, logging status changes."""
@@ -278,42 +259,6 @@ class AISquaredRunSyncOperator(BaseOperator):
         if problem:
             raise AirflowException(problem)
         return run_summary(target, run, records)
-
-    # ------------------------------------------------------------------ cancel
-    def _cancel_and_fail(self, target: Target, run_id: str | None, why: str) -> None:
-        self._cancel(target, run_id, why)
-        self._active = None
-        raise AirflowException(f"AI Squared sync {target.name!r} run {run_id}: {why}; the run was cancelled.")
-
-    def _cancel(self, target: Target, run_id: str | None, why: str) -> None:
-        """Cancel the run and wait briefly until the server says it stopped (best effort, logged)."""
-        self.log.warning("Cancelling AI Squared sync %r run %s (%s).", target.name, run_id, why)
-        try:
-            current = self.client.current_run(target)
-            if current is None or (run_id and current.id != str(run_id)):
-                self.log.info("AI Squared run %s is no longer running: nothing to cancel.", run_id)
-                return  # cancel acts on whatever runs now: never cancel a run this task does not own
-            self.client.cancel_run(target)
-        except AISquaredError as exc:
-            self.log.error("Could not cancel AI Squared sync %r run %s: %s", target.name, run_id, exc)
-            return
-        end = time.time() + CANCEL_WAIT_SECONDS
-        while run_id and time.time() < end:
-            try:
-                run = self.client.get_run(target, run_id)
-            except AISquaredError:
-                break
-            if run.state.is_terminal:
-                self.log.info("AI Squared run %s is %s.", run_id, run.status)
-                return
-            time.sleep(0.5)
-
-    def on_kill(self) -> None:
-        """Cancel the run this task started, if it is still going (best effort, logged)."""
-        if self._active is not None:
-            target, run_id = self._active
-            self._cancel(target, run_id, "the Airflow task was killed")
-            self._active = None
 
 
 class AISquaredCreateSyncOperator(BaseOperator):

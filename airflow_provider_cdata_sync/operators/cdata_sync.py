@@ -28,6 +28,7 @@ from airflow_provider_cdata_sync.links.cdata_sync import (
     CDataSyncPipelineLink,
     CDataSyncTransformationLink,
 )
+from airflow_provider_cdata_sync.operators.remote_run import CANCEL_WAIT_SECONDS, RemoteRunMixin
 from airflow_provider_cdata_sync.reporting import (
     LogPrinter,
     failure_message,
@@ -48,25 +49,21 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 TARGET_XCOM_KEY = "cdata_sync_target"
-#: How long to wait for a cancel to take effect before giving up watching it.
-CANCEL_WAIT_SECONDS = 30.0
-
-
-def _seconds(value: float | timedelta | None) -> float | None:
-    if value is None:
-        return None
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-class _CDataSyncRunOperator(BaseOperator):
+class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
     """Shared logic of the run operators: start (or reattach to) a run, wait, report, cancel."""
 
     kind: ClassVar[Kind]
     trigger_class: ClassVar[type[CDataSyncRunTrigger]]
+    service = "CData Sync"
+    client_error = CDataSyncError
+    run_id_xcom_key = RUN_ID_XCOM_KEY
+    target_xcom_key = TARGET_XCOM_KEY
     ui_color = "#2d6cdf"
     ui_fgcolor = "#ffffff"
 
@@ -176,21 +173,6 @@ class _CDataSyncRunOperator(BaseOperator):
             ti.xcom_push(key=link.xcom_key, value=url)
         self.log.info("CData Sync console: %s", url)
 
-    def _deadline(self, context: Context) -> float | None:
-        """Wall-clock end of the wait: ``timeout`` from now, and just before ``execution_timeout`` runs out
-        (so a deferred task cancels its run itself instead of being failed by Airflow without notice)."""
-        ends: list[float] = []
-        timeout = _seconds(self.timeout)
-        if timeout is not None:
-            ends.append(time.time() + timeout)
-        execution_timeout = _seconds(self.execution_timeout)
-        if execution_timeout is not None:
-            start = getattr(context.get("ti"), "start_date", None)
-            started = start.timestamp() if start else time.time()
-            margin = min(max(execution_timeout * 0.1, 2.0), 60.0)
-            ends.append(started + execution_timeout - margin)
-        return min(ends) if ends else None
-
     # ------------------------------------------------------------------ deferred
     def _defer(self, target: Target, run: Run, deadline: float | None) -> None:
         trigger = self.trigger_class(
@@ -206,26 +188,6 @@ class _CDataSyncRunOperator(BaseOperator):
         # trigger reports the timeout first so that execute_complete can cancel the run.
         backstop = None if deadline is None else timedelta(seconds=max(deadline - time.time(), 0) + 60)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
-
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """When Airflow fails the deferral itself (its timeout, a trigger crash), cancel the run first."""
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except Exception:
-            if next_method == "__fail__":
-                self._cancel_from_xcom(context)
-            raise
-
-    def _cancel_from_xcom(self, context: Context) -> None:
-        ti = context["ti"]
-        try:
-            target_data = ti.xcom_pull(task_ids=ti.task_id, key=TARGET_XCOM_KEY, map_indexes=ti.map_index)
-            run_id = ti.xcom_pull(task_ids=ti.task_id, key=RUN_ID_XCOM_KEY, map_indexes=ti.map_index)
-        except Exception as exc:  # best effort
-            self.log.error("Cannot find the CData Sync run to cancel: %s", exc)
-            return
-        if isinstance(target_data, dict):
-            self._cancel(Target.from_dict(target_data), run_id, "the deferral failed or timed out")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: validate its event, cancel on timeout, report, fail or return."""
@@ -350,54 +312,6 @@ class _CDataSyncRunOperator(BaseOperator):
             summary["records_affected"],
         )
         return summary
-
-    # ------------------------------------------------------------------ cancel
-    def _cancel_and_fail(self, target: Target, run_id: str | None, why: str) -> None:
-        self._cancel(target, run_id, why)
-        self._active = None
-        raise AirflowException(
-            f"CData Sync {target.kind} {target.name!r} run {run_id}: {why}; the run was cancelled."
-        )
-
-    def _cancel(self, target: Target, run_id: str | None, why: str) -> None:
-        """Cancel the run and wait briefly until the server says it stopped (best effort, logged)."""
-        self.log.warning("Cancelling CData Sync %s %r run %s (%s).", target.kind, target.name, run_id, why)
-        try:
-            if run_id:  # cancel acts on whatever runs now: never cancel a run this task does not own
-                current = self.client.current_run(target)
-                if current is None or (current.id and current.id != str(run_id)):
-                    self.log.info("CData Sync run %s is no longer running: nothing to cancel.", run_id)
-                    return
-            else:  # killed before the answer to "execute" came: the run that runs now is the one to watch
-                current = self.client.current_run(target)
-                run_id = current.id if current is not None else None
-            self.client.cancel_run(target)
-        except CDataSyncError as exc:
-            self.log.error(
-                "Could not cancel CData Sync %s %r run %s: %s", target.kind, target.name, run_id, exc
-            )
-            return
-        end = time.time() + CANCEL_WAIT_SECONDS
-        while time.time() < end:
-            try:
-                run = self.client.get_run(target, run_id) if run_id else None
-            except CDataSyncError:
-                run = None
-            if run is None or run.state.is_terminal:
-                self.log.info("CData Sync run %s is %s.", run_id, run.status if run else "stopped")
-                return
-            time.sleep(1.0)
-        self.log.warning(
-            "CData Sync run %s had not stopped %.0f s after the cancel.", run_id, CANCEL_WAIT_SECONDS
-        )
-
-    def on_kill(self) -> None:
-        """Cancel the run this task started, if it is still going (best effort, logged)."""
-        if self._active is None:
-            return
-        target, run_id = self._active
-        self._cancel(target, run_id, "the Airflow task was killed")
-        self._active = None
 
 
 class CDataSyncRunJobOperator(_CDataSyncRunOperator):
