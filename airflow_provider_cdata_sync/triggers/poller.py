@@ -28,7 +28,12 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_cdata_sync.client import AnyAsyncClient, AsyncCDataSyncV1Client, RunState
+from airflow_provider_cdata_sync.client import (
+    AnyAsyncClient,
+    AsyncCDataSyncV1Client,
+    CDataSyncTransportError,
+    RunState,
+)
 from airflow_provider_cdata_sync.client.models import Run
 from airflow_provider_cdata_sync.client.runs import Target
 
@@ -80,27 +85,42 @@ class SharedPoller:
             )
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        period = self.interval * TICK_FRACTION
-        next_tick = loop.time() + period
-        idle_ticks = 0
         try:
-            while idle_ticks < 2:
-                # Fixed-rate ticks: the time spent answering does not push the next tick back.
-                await asyncio.sleep(max(0.0, next_tick - loop.time()))
-                next_tick = max(next_tick + period, loop.time())
-                asks, self._asks = self._asks, {}
-                if not asks:
-                    idle_ticks += 1
-                    continue
-                idle_ticks = 0
-                self.ticks += 1
-                await self._answer(asks)
+            await self._tick_until_idle()
+        except asyncio.CancelledError:
+            # The loop is going away: nobody may wait forever on an answer that will not come.
+            asks, self._asks = self._asks, {}
+            for ask in asks.values():
+                _settle(ask, CDataSyncTransportError("The shared CData Sync poller was stopped."))
+            raise
         finally:
             client, self._client = self._client, None
             if client is not None:
                 with contextlib.suppress(Exception):
                     await client.aclose()
+        if self._asks:  # someone asked while the client was closing: this task is not done yet, so
+            # _ensure_running did not start another one; start it now.
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._task_name())
+
+    def _task_name(self) -> str:
+        return f"cdata-sync-poller-{self.conn_id}"
+
+    async def _tick_until_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = self.interval * TICK_FRACTION
+        next_tick = loop.time() + period
+        idle_ticks = 0
+        while idle_ticks < 2:
+            # Fixed-rate ticks: the time spent answering does not push the next tick back.
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            next_tick = max(next_tick + period, loop.time())
+            asks, self._asks = self._asks, {}
+            if not asks:
+                idle_ticks += 1
+                continue
+            idle_ticks = 0
+            self.ticks += 1
+            await self._answer(asks)
 
     async def _answer(self, asks: dict[PollKey, _Ask]) -> None:
         try:
