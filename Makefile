@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_cdata_sync tests example_dags benchmarks
-	$(VENV)/bin/ruff format --check airflow_provider_cdata_sync tests example_dags benchmarks
+	$(VENV)/bin/ruff check airflow_provider_cdata_sync tests example_dags benchmarks scripts
+	$(VENV)/bin/ruff format --check airflow_provider_cdata_sync tests example_dags benchmarks scripts
 
 typecheck: install
 	$(VENV)/bin/mypy
