@@ -32,6 +32,7 @@ class AISquaredSyncRunTrigger(CDataSyncRunTrigger):
     """
 
     kind = "sync"
+    service = "AI Squared"
 
     def __init__(self, *, after: str | None = None, **kwargs: Any) -> None:
         kwargs["coalesce"] = False  # the shared poller batches CData Sync calls; each trigger polls here

@@ -68,6 +68,9 @@ def final_event_status(run: Run) -> str:
 class _PollingTrigger(BaseTrigger):
     """Shared polling loop: deadline, consecutive-error limit with backoff, unknown-status limit."""
 
+    #: The service named in messages (the AI Squared triggers reuse this loop).
+    service: ClassVar[str] = "CData Sync"
+
     def __init__(
         self,
         conn_id: str,
@@ -122,7 +125,7 @@ class _PollingTrigger(BaseTrigger):
                 yield event
                 return
         except asyncio.CancelledError:
-            self.log.info("Stopped waiting for CData Sync %s %r.", target.kind, target.name)
+            self.log.info("Stopped waiting for %s %s %r.", self.service, target.kind, target.name)
             raise
         finally:
             client, self._own_client = self._own_client, None
@@ -150,10 +153,10 @@ class _PollingTrigger(BaseTrigger):
                     return
                 errors += 1
                 if errors > self.max_consecutive_errors:
-                    message = f"Gave up after {errors} consecutive failed polls of CData Sync: {exc}"
+                    message = f"Gave up after {errors} consecutive failed polls of {self.service}: {exc}"
                     yield run_event("error", target, None, message, run_id=self._run_id())
                     return
-                self.log.warning("Poll %d of CData Sync failed (%s); polling on.", errors, exc)
+                self.log.warning("Poll %d of %s failed (%s); polling on.", errors, self.service, exc)
                 await self._sleep(
                     min(self.poll_interval * (2 ** (errors - 1)), max(self.poll_interval, 300.0))
                 )
@@ -170,7 +173,7 @@ class _PollingTrigger(BaseTrigger):
         await asyncio.sleep(seconds if remaining is None else max(0.0, min(seconds, remaining)))
 
     def _timeout_event(self, target: Target) -> TriggerEvent:
-        message = f"Timed out waiting for CData Sync {target.kind} {target.name!r}."
+        message = f"Timed out waiting for {self.service} {target.kind} {target.name!r}."
         return run_event("timeout", target, None, message, run_id=self._run_id())
 
     def _waits_in_check(self) -> bool:
@@ -223,11 +226,13 @@ class CDataSyncRunTrigger(_PollingTrigger):
                 if current is None or (self.run_id and current.id and current.id != self.run_id):
                     self.log.info("Run %s of %s %r no longer runs.", self.run_id, target.kind, target.name)
                     return
-                self.log.warning("Cancelling CData Sync %s %r run %s.", target.kind, target.name, current.id)
+                self.log.warning(
+                    "Cancelling %s %s %r run %s.", self.service, target.kind, target.name, current.id
+                )
                 await client.cancel_run(target)
                 await self._until_stopped(client, target, current.id)
         except CDataSyncError as exc:
-            self.log.warning("Could not cancel CData Sync %s %r: %s", target.kind, target.name, exc)
+            self.log.warning("Could not cancel %s %s %r: %s", self.service, target.kind, target.name, exc)
 
     async def _until_stopped(self, client: AnyAsyncClient, target: Target, run_id: str | None) -> None:
         """Watch the cancel take effect (bounded below the triggerer's default 30 s ``on_kill_timeout``)."""
@@ -235,11 +240,11 @@ class CDataSyncRunTrigger(_PollingTrigger):
         while run_id and time.time() < deadline:
             run = await client.get_run(target, run_id)
             if run.state.is_terminal:
-                self.log.info("CData Sync run %s is %s.", run_id, run.status)
+                self.log.info("%s run %s is %s.", self.service, run_id, run.status)
                 return
             await asyncio.sleep(1.0)
         self.log.warning(
-            "CData Sync run %s had not stopped %.0f s after the cancel.", run_id, CANCEL_WAIT_SECONDS
+            "%s run %s had not stopped %.0f s after the cancel.", self.service, run_id, CANCEL_WAIT_SECONDS
         )
 
     def _run_id(self) -> str | None:
@@ -263,13 +268,13 @@ class CDataSyncRunTrigger(_PollingTrigger):
             return None
         if run.state is RunState.UNKNOWN:
             self._unknown_polls += 1
-            self.log.warning("CData Sync reports an unknown status %r for run %s.", run.status, run.id)
+            self.log.warning("%s reports an unknown status %r for run %s.", self.service, run.status, run.id)
             if self._unknown_polls >= self.max_unknown_polls:
                 return run_event(
                     "error",
                     target,
                     run,
-                    f"CData Sync kept reporting the unknown status {run.status!r} for run {run.id} "
+                    f"{self.service} kept reporting the unknown status {run.status!r} for run {run.id} "
                     f"({self._unknown_polls} polls); it is not treated as success.",
                 )
             return None
