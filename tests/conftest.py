@@ -27,3 +27,20 @@ os.environ.update(
         "CDATA_SYNC_EXAMPLE_POLL_SECONDS": "0.5",
     }
 )
+
+# Airflow 2.11: the DagBag lives in airflow.models.dagbag (Airflow 3 moved it to airflow.dag_processing).
+# Alias the Airflow 3 path so that tests import it the same way on both (only imports Airflow on 2.x).
+try:
+    from importlib.metadata import version as _version
+
+    _AIRFLOW_MAJOR = int(_version("apache-airflow").split(".")[0])
+except Exception:  # pragma: no cover - Airflow not installed
+    _AIRFLOW_MAJOR = 0
+if _AIRFLOW_MAJOR == 2:
+    import sys
+
+    import airflow.dag_processing
+    import airflow.models.dagbag
+
+    sys.modules.setdefault("airflow.dag_processing.dagbag", airflow.models.dagbag)
+    airflow.dag_processing.dagbag = airflow.models.dagbag  # type: ignore[attr-defined]

@@ -52,6 +52,7 @@ class CDataSyncEmulator:
         self.core: Core | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------------
     def start(self) -> CDataSyncEmulator:
@@ -86,7 +87,9 @@ class CDataSyncEmulator:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the CData Sync emulator did not start")
             time.sleep(0.01)
-        sock.close()  # uvicorn holds its own duplicate of the listening socket
+        # Keep the listening socket open until stop(): without uvloop, uvicorn serves on this very socket
+        # (uvloop serves on a duplicate), so closing it here would refuse every connection.
+        self._sock = sock
         return self
 
     def stop(self) -> None:
@@ -99,8 +102,11 @@ class CDataSyncEmulator:
             self._thread.join(10)
         self.core.engine.halt()
         self.core.store.close()
+        if self._sock is not None:
+            self._sock.close()
         self._server = None
         self._thread = None
+        self._sock = None
 
     def restart(self) -> None:
         """Stop and start again on the same port with the same data dir."""

@@ -170,7 +170,8 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
         ti.xcom_push(key=CONSOLE_URL_XCOM_KEY, value=url)
         ti.xcom_push(key=TARGET_XCOM_KEY, value=target.to_dict())
         for link in self.operator_extra_links:
-            ti.xcom_push(key=link.xcom_key, value=url)
+            # BaseOperatorLink.xcom_key is Airflow 3 only; 2.x gets the same key (its get_link reads ours).
+            ti.xcom_push(key=getattr(link, "xcom_key", f"_link_{type(link).__name__}"), value=url)
         self.log.info("CData Sync console: %s", url)
 
     # ------------------------------------------------------------------ deferred

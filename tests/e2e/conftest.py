@@ -66,8 +66,20 @@ class DagResult:
 
     def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """An XCom value of a task of this run."""
-        from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
+
+        try:
+            from airflow.models.xcom import XComModel
+        except ImportError:  # Airflow 2.11: the ORM class deserialises through XCom.get_one
+            from airflow.models.xcom import XCom
+
+            return XCom.get_one(
+                dag_id=self.dag_run.dag_id,
+                run_id=self.dag_run.run_id,
+                task_id=task_id,
+                key=key,
+                map_index=map_index,
+            )
 
         with create_session() as session:
             row = (
@@ -93,7 +105,8 @@ def run_dag(airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Any:
         dag = bag.get_dag(dag_id)
         capfd.readouterr()
         dag_run = dag.test(run_conf=conf)
-        output = capfd.readouterr().out
+        captured = capfd.readouterr()
+        output = captured.out + captured.err  # Airflow 3 logs tasks to stdout, 2.11 to stderr
         states = {
             (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
             for ti in dag_run.get_task_instances()
