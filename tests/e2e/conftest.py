@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,19 @@ class DagResult:
             return row.value
 
 
+def repoint_closed_log_streams() -> None:
+    """Airflow 2 binds its log handlers to the stderr of the test that logged first; pytest closes that
+    stream when the test ends, and later task output would be lost ("--- Logging error ---")."""
+    loggers = [logging.getLogger()] + [
+        item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+                handler.stream = sys.stderr  # not setStream: it would flush the closed one
+
+
 @pytest.fixture
 def run_dag(airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Any:
     """Run a DAG of the DAG folder with dag.test() and return its states, XComs and captured log."""
@@ -103,6 +118,7 @@ def run_dag(airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Any:
 
     def run(dag_id: str, conf: dict[str, Any] | None = None) -> DagResult:
         dag = bag.get_dag(dag_id)
+        repoint_closed_log_streams()
         capfd.readouterr()
         dag_run = dag.test(run_conf=conf)
         captured = capfd.readouterr()
