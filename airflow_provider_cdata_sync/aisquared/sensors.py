@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from airflow_provider_cdata_sync.aisquared.reporting import failure_message, row
 from airflow_provider_cdata_sync.aisquared.triggers import AISquaredSyncRunTrigger
 from airflow_provider_cdata_sync.client.runs import Target
 from airflow_provider_cdata_sync.operators.cdata_sync import _default_deferrable
+from airflow_provider_cdata_sync.sensors.cdata_sync import parse_started_after
 from airflow_provider_cdata_sync.triggers.cdata_sync import EVENT_STATUSES, is_transient
 
 if TYPE_CHECKING:
@@ -86,17 +87,7 @@ class AISquaredSyncRunSensor(BaseSensorOperator):
         return None if text in ("", "None", "null") else text
 
     def _after(self) -> datetime | None:
-        value: Any = self.started_after
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        text = self._given(value)
-        if text is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise AirflowFailException(f"started_after {text!r} is not an ISO 8601 time.") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return parse_started_after(self.started_after)
 
     def _find_run(self, target: Target) -> SyncRun | None:
         client = self.hook.get_client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,6 +41,21 @@ if TYPE_CHECKING:
 
 def _default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def parse_started_after(value: Any) -> datetime | None:
+    """A ``started_after`` value as an aware datetime: ISO 8601 text (``Z`` allowed) or a datetime, naive
+    ones taken as UTC; None for nothing, including a template that rendered to ``''``/``None``/``null``."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = "" if value is None else str(value).strip()
+    if text in ("", "None", "null"):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise AirflowFailException(f"started_after {text!r} is not an ISO 8601 time.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class _CDataSyncSensorBase(BaseSensorOperator):
@@ -257,29 +272,19 @@ class CDataSyncJobHistorySensor(_CDataSyncSensorBase):
         return str(self.job)
 
     def _since(self, context: Context) -> datetime:
-        value: Any = self.started_after
-        if isinstance(value, str) and value.strip() in ("", "None", "null"):
-            value = None  # a template that rendered to nothing
-        if value is None:
-            dag_run = context.get("dag_run")
-            value = (
-                context.get("data_interval_end")
-                or context.get("logical_date")
-                or getattr(dag_run, "run_after", None)
-                or getattr(dag_run, "start_date", None)
-            )
-        if value is None:
+        since = parse_started_after(self.started_after)
+        if since is not None:
+            return since
+        dag_run = context.get("dag_run")
+        fallback = (
+            context.get("data_interval_end")
+            or context.get("logical_date")
+            or getattr(dag_run, "run_after", None)
+            or getattr(dag_run, "start_date", None)
+        )
+        if fallback is None:
             raise AirflowFailException("started_after is not set and the DAG run has no data interval end.")
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise AirflowFailException(f"started_after {value!r} is not an ISO 8601 time.") from None
-        if value.tzinfo is None:
-            from datetime import timezone
-
-            value = value.replace(tzinfo=timezone.utc)
-        return value  # type: ignore[no-any-return]
+        return parse_started_after(fallback)  # type: ignore[return-value]
 
     def poke(self, context: Context) -> bool | Any:
         """True when a good run started after the cut-off; fails fast on a failed one when asked."""
