@@ -126,6 +126,13 @@ def test_dynamic_mapping_runs_each_job(emulator: CDataSyncEmulator, run_dag) -> 
 
 
 def test_history_sensor_waits_for_a_run_scheduled_in_sync(emulator: CDataSyncEmulator, run_dag) -> None:
+    # The DAG's downstream transformation reads the warehouse: fill it first, whatever ran before.
+    emulator.wait_run(
+        httpx.post(
+            f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoReplication')}/execute",
+            headers={"x-cdata-authtoken": emulator.token},
+        ).json()["id"]
+    )
     since = datetime.now(timezone.utc) - timedelta(seconds=1)
     # Stand in for Sync's own scheduler: start the scheduled job directly on the server.
     response = httpx.post(
