@@ -8,17 +8,18 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow-home
 
 .PHONY: install test lint typecheck unit demo clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check uv
-	$(UV) pip install --python $(PY) -q --compile-bytecode "apache-airflow==$(AIRFLOW_VERSION)" -e '.[test,emulator]'
+	$(UV) pip install --python $(PY) -q --compile-bytecode "apache-airflow[celery,postgres,redis]==$(AIRFLOW_VERSION)" \
+		-e . -e ./emulator --group dev
 	touch $@
 
 install: $(VENV)/.installed
 
 lint: install
-	$(VENV)/bin/ruff check airflow_provider_cdata_sync tests example_dags benchmarks scripts
-	$(VENV)/bin/ruff format --check airflow_provider_cdata_sync tests example_dags benchmarks scripts
+	$(VENV)/bin/ruff check airflow_provider_cdata_sync emulator tests example_dags benchmarks scripts
+	$(VENV)/bin/ruff format --check airflow_provider_cdata_sync emulator tests example_dags benchmarks scripts
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -30,6 +31,16 @@ test: lint typecheck unit test-deployment test-af2
 
 demo: install
 	$(PY) scripts/demo.py
+
+# The emulators' own tests: every CData Sync dialect and AI Squared mode, over plain HTTP (no provider client).
+.PHONY: test-emulator
+test-emulator: install
+	$(PY) -m pytest -q tests/emulator tests/aisquared/test_emulator_cli.py
+
+# The generated docs pages (connections, operators how-to): a unit test fails when they are stale.
+.PHONY: docs
+docs: install
+	$(PY) scripts/build_docs.py
 
 clean:
 	rm -rf $(VENV) .airflow-home .pytest_cache .mypy_cache .ruff_cache
@@ -58,13 +69,13 @@ AF2_AIRFLOW_VERSION ?= 2.11.*
 
 test-deployment: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
-	@$(PY) -c "import playwright" 2>/dev/null || $(UV) pip install --python $(PY) -q "playwright>=1.44"
+	@$(PY) -c "import playwright" 2>/dev/null || $(UV) pip install --python $(PY) -q --group browser
 	$(PY) -m pytest -q -m "deployment or browser" tests/deployment
 
-$(AF2_VENV)/.installed: pyproject.toml
+$(AF2_VENV)/.installed: pyproject.toml emulator/pyproject.toml
 	$(UV) venv -q --allow-existing --python 3.11 $(AF2_VENV)
 	$(UV) pip install --python $(AF2_PY) -q "apache-airflow==$(AF2_AIRFLOW_VERSION)" \
-		"apache-airflow-providers-common-compat>=1.23" -e '.[test,emulator]'
+		"apache-airflow-providers-common-compat>=1.23" -e . -e ./emulator --group dev
 	touch $@
 
 # The unit and dag.test() suites on Airflow 2.11. Deselected there: the test that calls execute() from a helper
@@ -73,3 +84,16 @@ $(AF2_VENV)/.installed: pyproject.toml
 test-af2: $(AF2_VENV)/.installed
 	$(AF2_PY) -m pytest -q tests/client tests/hooks tests/v1 tests/unit tests/e2e tests/aisquared \
 		--deselect tests/unit/test_operators.py::test_on_kill_cancels_the_started_run
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 17: the docker-compose quick start's topology with real processes, no containers: PostgreSQL (Debian's
+# server binaries, a throwaway cluster), redis-server, CeleryExecutor, API server, scheduler, DAG processor, two
+# triggerers, two Celery workers. Process and task logs and the figures measured: artifacts/distributed/.
+.PHONY: test-distributed
+
+test-distributed: install
+	@command -v redis-server >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+	@$(PY) -c "import airflow.providers.celery, airflow.providers.postgres, psycopg, redis" 2>/dev/null || \
+		$(UV) pip install --python $(PY) -q "apache-airflow[celery,postgres,redis]==$(AIRFLOW_VERSION)"
+	$(PY) -m pytest -q -m distributed tests/distributed

@@ -99,7 +99,7 @@ def wtforms_widgets() -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- AI Squared
 AISQUARED_DEFAULT_BASE_URL = "https://api.squared.ai/api/v1"
-AISQUARED_HOOK_CLASS = "airflow_provider_cdata_sync.aisquared.hook.AISquaredHook"
+AISQUARED_HOOK_CLASS = "airflow_provider_cdata_sync.hooks.aisquared.AISquaredHook"
 AISQUARED_CONN_TYPE = "aisquared"
 AISQUARED_HOOK_NAME = "AI Squared"
 
@@ -107,17 +107,18 @@ AISQUARED_HOOK_NAME = "AI Squared"
 AISQUARED_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "workspace_id": {
         "label": "Workspace id",
-        "description": "Sent as the Workspace-Id header (self-hosted Multiwoven servers need it).",
+        "description": "Required: sent as the Workspace-Id header of every call.",
         "schema": {"type": ["string", "null"]},
     },
     **{name: EXTRA_FIELDS[name] for name in ("verify_ssl", "timeout", "max_retries")},
 }
 AISQUARED_UI_FIELD_BEHAVIOUR = {
-    "hidden_fields": ["schema", "port", "login", "extra"],
-    "relabeling": {"host": "API base URL", "password": "API token"},
+    "hidden_fields": ["schema", "port", "extra"],
+    "relabeling": {"host": "API base URL", "login": "Email (to log in)", "password": "Token or password"},
     "placeholders": {
         "host": f"{AISQUARED_DEFAULT_BASE_URL} (default; self-hosted: http://multiwoven:3000/api/v1)",
-        "password": "bearer token",
+        "login": "empty with a bearer token; the user's email to log in with a password",
+        "password": "bearer token, or the user's password with an email",
         "workspace_id": "e.g. 12",
         "verify_ssl": "true",
         "timeout": "60",

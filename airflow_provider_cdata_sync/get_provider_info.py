@@ -16,10 +16,10 @@ INTEGRATION = "CData Sync"
 AISQUARED = "AI Squared"
 
 
-def _modules(cdata: str, aisquared: str) -> list[dict[str, Any]]:
+def _modules(kind: str) -> list[dict[str, Any]]:
     return [
-        {"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.{cdata}"]},
-        {"integration-name": AISQUARED, "python-modules": [f"{PACKAGE}.aisquared.{aisquared}"]},
+        {"integration-name": INTEGRATION, "python-modules": [f"{PACKAGE}.{kind}.cdata_sync"]},
+        {"integration-name": AISQUARED, "python-modules": [f"{PACKAGE}.{kind}.aisquared"]},
     ]
 
 
@@ -42,10 +42,10 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             },
         ],
-        "hooks": _modules("hooks.cdata_sync", "hook"),
-        "operators": _modules("operators.cdata_sync", "operators"),
-        "sensors": _modules("sensors.cdata_sync", "sensors"),
-        "triggers": _modules("triggers.cdata_sync", "triggers"),
+        "hooks": _modules("hooks"),
+        "operators": _modules("operators"),
+        "sensors": _modules("sensors"),
+        "triggers": _modules("triggers"),
         "extra-links": [
             f"{PACKAGE}.links.cdata_sync.CDataSyncJobLink",
             f"{PACKAGE}.links.cdata_sync.CDataSyncPipelineLink",

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_cdata_sync.client.models import Run, TaskRun
-from airflow_provider_cdata_sync.client.runs import RunLog, Target
-from airflow_provider_cdata_sync.client.status import RunState
+from airflow_provider_cdata_sync.client.control import RunLog, Target
+from airflow_provider_cdata_sync.client.models import Run, RunState, TaskRun
 
 LOG_GROUP_START = "::group::CData Sync log"
 LOG_GROUP_END = "::endgroup::"
@@ -36,7 +35,7 @@ def task_summary(task: TaskRun) -> dict[str, Any]:
         "start_time": _iso(task.start_time),
         "end_time": _iso(task.end_time),
         "duration_seconds": _duration(task),
-        "error": task.error,
+        "error": task.error_text,
     }
 
 
@@ -63,15 +62,18 @@ def run_summary(target: Target, run: Run, console_url: str | None = None) -> dic
     }
 
 
-def failure_message(target: Target, run: Run, *, fail_on_warnings: bool = False) -> str | None:
+def failure_message(
+    target: Target, run: Run, *, fail_on_warnings: bool = False, service: str = "CData Sync"
+) -> str | None:
     """Why this finished run fails the Airflow task, or None when it succeeded.
 
     A run fails when it ended failed or cancelled, when any task failed (even if the run says success),
-    or ended with warnings and ``fail_on_warnings`` is set. An unknown status is never success.
+    or ended with warnings and ``fail_on_warnings`` is set. An unknown status is never success. The
+    remote reason (a task's error or details, the run's details) is part of the message.
     """
     state = run.state
     failed = [task for task in run.tasks if task.state in (RunState.FAILED, RunState.CANCELLED)]
-    label = f"CData Sync {target.kind} {target.name!r} run {run.id or '(no id)'}"
+    label = f"{service} {target.kind} {target.name!r} run {run.id or '(no id)'}"
     if state is RunState.SUCCESS and not failed:
         return None
     if state is RunState.WARNING and not failed and not fail_on_warnings:
@@ -85,8 +87,10 @@ def failure_message(target: Target, run: Run, *, fail_on_warnings: bool = False)
     if failed:
         parts.append(
             "failed tasks: "
-            + "; ".join(f"[{task.label}] {task.error or task.state.value}" for task in failed)
+            + "; ".join(f"[{task.label}] {task.error_text or task.state.value}" for task in failed)
         )
+        if run.error_text and not any(task.error_text for task in failed):
+            parts.append(run.error_text)
     elif run.error_text:
         parts.append(run.error_text)
     return ". ".join(parts) + "."
@@ -103,7 +107,7 @@ def task_table(run: Run) -> list[str]:
                 task.state.value,
                 "" if task.records_affected is None else str(task.records_affected),
                 "" if duration is None else f"{duration:.1f}s",
-                (task.error or "")[:200],
+                (task.error_text or "")[:200],
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

@@ -46,8 +46,9 @@ def inject_faults(server: Any, scale: int) -> None:
 
 
 async def soak(args: argparse.Namespace, server: Any) -> dict[str, Any]:
+    from cdata_sync_emulator.testing import seed_small_job
+
     from airflow_provider_cdata_sync.client import ClientConfig, RetrySettings, aconnect
-    from airflow_provider_cdata_sync.emulator.testing import seed_small_job
     from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
 
     seeded = [seed_small_job(server, tables={"items": 10}, name=f"SoakJob{i:04d}") for i in range(args.jobs)]
@@ -132,7 +133,7 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="cdata-sync-soak-"))
     os.environ.setdefault("AIRFLOW_HOME", str(home / "airflow"))
-    from airflow_provider_cdata_sync.emulator.testing import running_emulator
+    from cdata_sync_emulator.testing import running_emulator
 
     with running_emulator(home / "emulator", TOKEN) as server:
         connection = {"conn_type": "cdata_sync", "host": server.base_url, "password": TOKEN}

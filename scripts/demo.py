@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.seed import DEMO_TABLES
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.seed import DEMO_TABLES
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "demo-data"

@@ -1,11 +1,14 @@
 """AI Squared (open-source Multiwoven) syncs: trigger, watch and cancel sync runs from Airflow.
 
-The client (no Airflow imports) reuses the CData Sync client's transport, drivers and retry policy::
+The client (no Airflow imports) shares the CData Sync client's transport, drivers, retry policy and
+run-control engine::
 
     from airflow_provider_cdata_sync.aisquared import AISquaredClient, AISquaredConfig
 
-Airflow parts: ``aisquared.hook.AISquaredHook``, ``aisquared.operators``, ``aisquared.sensors``,
-``aisquared.triggers``; a local emulator: ``aisquared.emulator.AISquaredEmulator``.
+Airflow parts: ``hooks.aisquared.AISquaredHook``, ``operators.aisquared``, ``sensors.aisquared``,
+``triggers.aisquared`` (the old ``aisquared.hook``/``operators``/``sensors``/``triggers`` paths still work).
+A local emulator for tests ships separately (distribution ``cdata-sync-emulator``):
+``cdata_sync_emulator.aisquared.AISquaredEmulator``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from airflow_provider_cdata_sync.aisquared.errors import (
     AISquaredRunNotFoundError,
     AISquaredSyncNotRunnableError,
     AISquaredTransportError,
+    AISquaredUnsupportedError,
 )
 from airflow_provider_cdata_sync.aisquared.models import Sync, SyncRecord, SyncRun, run_state
 
@@ -38,6 +42,7 @@ __all__ = [
     "AISquaredRunNotFoundError",
     "AISquaredSyncNotRunnableError",
     "AISquaredTransportError",
+    "AISquaredUnsupportedError",
     "AsyncAISquaredClient",
     "Sync",
     "SyncRecord",

@@ -1,34 +1,53 @@
-"""The AI Squared (Multiwoven) syncs API client: every operation written once, served sync and async by
-the CData Sync client's drivers, retry policy and secret scrubbing (only addressing, authentication and
-error wording are AI Squared's)."""
+"""The AI Squared (Multiwoven) client: syncs, their runs and records grouped by resource
+(``client.syncs.get(...)``, ``client.runs.trigger(...)``, ``client.records.list(...)``), and the run control
+every service offers (``start_run``, ``current_run``, ``get_run``, ``cancel_and_watch`` ...). Written once,
+served sync and async by the shared drivers, retry policy and secret scrubbing; only addressing,
+authentication (:mod:`.auth`) and wording (:data:`.errors.AISQUARED`) are AI Squared's. No Airflow imports.
+"""
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
-import httpx
-
+from airflow_provider_cdata_sync.aisquared.auth import AISquaredAuth
 from airflow_provider_cdata_sync.aisquared.config import AISquaredConfig
 from airflow_provider_cdata_sync.aisquared.errors import (
+    AISQUARED,
+    AISquaredAPIError,
     AISquaredConfigError,
-    AISquaredNotFoundError,
-    AISquaredResponseError,
     AISquaredRunNotFoundError,
-    translated,
+    AISquaredSyncNotRunnableError,
+    AISquaredUnsupportedError,
 )
 from airflow_provider_cdata_sync.aisquared.models import SYNC_FIELDS, Sync, SyncRecord, SyncRun
-from airflow_provider_cdata_sync.client.base import ApiBase, extract_items, parse_model, unwrap_one
-from airflow_provider_cdata_sync.client.runner import AsyncRunner, SyncRunner, operation
-from airflow_provider_cdata_sync.client.runs import Target, runs_started_since
-from airflow_provider_cdata_sync.client.transport import ApiRequest, Call, RequestBuilder, Sleep
+from airflow_provider_cdata_sync.client.control import ControlOps, RunLog, Target, runs_started_since
+from airflow_provider_cdata_sync.client.errors import ServiceProfile
+from airflow_provider_cdata_sync.client.http import (
+    ApiRequest,
+    Async,
+    AsyncRunner,
+    Call,
+    D,
+    Resource,
+    Sleep,
+    SyncRunner,
+    operation,
+    unwrap_one,
+)
+from airflow_provider_cdata_sync.client.http import (
+    Sync as SyncDriver,
+)
 
-#: Page size asked for when listing (the server may use its own).
+#: Page size asked for when listing (the server's default is 10, with no maximum).
 PER_PAGE = 100
 SyncRef = Target | str | int
+#: The 424 on cancel that means "no run to cancel" (the other 424s: disabled, not manual).
+NO_ACTIVE_RUN = "no active sync run"
 
 
 def sync_key(sync: SyncRef) -> str:
@@ -37,8 +56,8 @@ def sync_key(sync: SyncRef) -> str:
 
 
 def sync_target(sync: Sync) -> Target:
-    """A sync as the JSON-safe :class:`Target` the shared triggers carry (kind ``sync``)."""
-    return Target(kind="sync", id=str(sync.id), name=sync.name or sync.stream_name or str(sync.id))  # type: ignore[arg-type]
+    """A sync as the JSON-safe :class:`Target` that triggers carry (kind ``sync``)."""
+    return Target(kind="sync", id=str(sync.id), name=sync.name or sync.stream_name or str(sync.id))
 
 
 def seg(value: SyncRef) -> str:
@@ -59,180 +78,170 @@ def sync_body(definition: Mapping[str, Any], *, partial: bool = False) -> dict[s
             value = int(value) if value.strip().isdigit() else value
         body[key] = value
     if not partial:
-        missing = [
-            key for key in ("source_id", "destination_id", "model_id", "stream_name") if not body.get(key)
-        ]
+        required = ("source_id", "destination_id", "model_id", "schedule_type", "sync_mode", "stream_name")
+        missing = [key for key in required if not body.get(key)]
         if missing:
-            raise AISquaredConfigError(f"The sync definition lacks {', '.join(missing)}.")
+            raise AISquaredConfigError(f"The sync definition lacks {', '.join(missing)} (all are required).")
+        if not body.get("configuration"):
+            raise AISquaredConfigError(
+                "The sync definition needs a non-empty 'configuration' (the field mapping)."
+            )
     return body
 
 
-class AISquaredRequestBuilder(RequestBuilder):
-    """``Authorization: Bearer <token>`` and, when set, ``Workspace-Id``."""
+class Syncs(Resource[D]):
+    """The syncs of the workspace: a model of a source copied into a destination stream."""
 
-    config: AISquaredConfig
-
-    def headers(self) -> dict[str, str]:
-        """Headers with the bearer token (never in a URL)."""
-        headers = super().headers()
-        headers["Authorization"] = f"Bearer {self.config.token}"
-        if self.config.workspace_id:
-            headers["Workspace-Id"] = str(self.config.workspace_id)
-        return headers
-
-
-class AISquaredApi(ApiBase):
-    """The operations (as ``self`` they get the shared helpers ``_json``/``_one``/``_many``)."""
-
-    config: AISquaredConfig  # type: ignore[assignment]
-    builder_class = AISquaredRequestBuilder
-
-    def _steps(self, call: Call[Any], http: httpx.Client | httpx.AsyncClient) -> Any:
-        """The shared retrying steps, with errors worded for AI Squared."""
-        return translated(super()._steps(call, http), self.config.api_path)  # type: ignore[misc]
-
-    def _page(self, request: ApiRequest, model: type[Any]) -> Call[tuple[list[Any], str | None]]:
-        """One page of a list: its items and the next page's link."""
-        body = yield from self._json(request)
-        try:
-            items, link = extract_items(body)
-        except TypeError as exc:
-            raise AISquaredResponseError(str(exc), method=request.method, path=request.path) from exc
-        return [parse_model(request, model, unwrap_one(item)) for item in items], link
-
-    # ------------------------------------------------------------------ syncs
     @operation
-    def list_syncs(self) -> Call[list[Sync]]:
+    def list(self) -> Call[builtins.list[Sync]]:
         """Every sync of the workspace (all pages)."""
         return (yield from self._many(ApiRequest("GET", "syncs", params={"per_page": PER_PAGE}), Sync))
 
     @operation
-    def get_sync(self, sync: SyncRef) -> Call[Sync]:
-        """One sync."""
+    def get(self, sync: SyncRef) -> Call[Sync]:
+        """One sync.
+
+        :param sync: the sync id.
+        """
         return (yield from self._one(ApiRequest("GET", f"syncs/{seg(sync)}"), Sync))
 
     @operation
-    def create_sync(self, definition: Mapping[str, Any]) -> Call[Sync]:
-        """Create a sync from a create-sync document (``source_id``, ``destination_id``, ``model_id``,
-        ``schedule_type``, ``configuration``, ``stream_name``, ``sync_mode``, ``sync_interval``,
-        ``sync_interval_unit``, ``cron_expression``, ``cursor_field``)."""
+    def create(self, definition: Mapping[str, Any]) -> Call[Sync]:
+        """Create a sync (201). A refused definition raises with the server's reason (kept in ``source``).
+
+        :param definition: ``source_id``, ``destination_id``, ``model_id``, ``schedule_type`` (manual,
+            interval, cron_expression), ``sync_mode`` (full_refresh, incremental), ``stream_name`` and a
+            non-empty ``configuration`` (required), ``sync_interval`` + ``sync_interval_unit`` (interval
+            syncs), ``cron_expression`` (cron syncs), ``cursor_field``.
+        """
         request = ApiRequest("POST", "syncs", json={"sync": sync_body(definition)})
         return (yield from self._one(request, Sync))
 
     @operation
-    def update_sync(self, sync: SyncRef, changes: Mapping[str, Any]) -> Call[Sync]:
-        """Change some fields of a sync."""
+    def update(self, sync: SyncRef, changes: Mapping[str, Any]) -> Call[Sync]:
+        """Change some fields of a sync.
+
+        :param sync: the sync id.
+        :param changes: the fields to change (as in :meth:`create`).
+        """
         request = ApiRequest("PUT", f"syncs/{seg(sync)}", json={"sync": sync_body(changes, partial=True)})
         return (yield from self._one(request, Sync))
 
     @operation
-    def delete_sync(self, sync: SyncRef) -> Call[None]:
-        """Delete a sync."""
+    def delete(self, sync: SyncRef) -> Call[None]:
+        """Delete a sync.
+
+        :param sync: the sync id.
+        """
         yield from self._json(ApiRequest("DELETE", f"syncs/{seg(sync)}"))
 
     @operation
-    def enable_sync(self, sync: SyncRef, enable: bool = True) -> Call[Sync]:
-        """Enable (or, with ``enable=False``, disable) a sync."""
-        request = ApiRequest("PATCH", f"syncs/{seg(sync)}/enable", json={"enable": bool(enable)})
-        return (yield from self._one(request, Sync))
+    def enable(self, sync: SyncRef, enable: bool = True) -> Call[Sync]:
+        """Enable (or disable) a sync. The server's transition is not idempotent ("Event 'enable' cannot
+        transition from 'healthy'"): a sync already in the wanted state is returned as it is.
 
-    @operation
-    def disable_sync(self, sync: SyncRef) -> Call[Sync]:
-        """Disable a sync: no scheduled nor manual runs until it is enabled again."""
-        return (yield from self.enable_sync.steps(sync, False))
-
-    @operation
-    def sync_configurations(self) -> Call[Any]:
-        """The sync configuration catalogue (mapping types and functions) the server offers."""
-        body = yield from self._json(ApiRequest("GET", "syncs/configurations"))
-        return unwrap_one(body)
-
-    # ------------------------------------------------------------------ runs
-    @operation
-    def trigger_run(self, sync: SyncRef) -> Call[Any]:
-        """Ask for a manual run (``POST /schedule_syncs``). The answer has no run id: see :meth:`start_run`.
-
-        Raises :class:`AISquaredSyncNotRunnableError` (424) when the sync is disabled, not manual, or
-        already running.
+        :param sync: the sync id.
+        :param enable: True to enable, False to disable.
         """
-        key = sync_key(sync)
-        body = {"schedule_sync": {"sync_id": int(key) if key.isdigit() else key}}
-        return (yield from self._json(ApiRequest("POST", "schedule_syncs", json=body)))
+        request = ApiRequest("PATCH", f"syncs/{seg(sync)}/enable", json={"enable": bool(enable)})
+        try:
+            return (yield from self._one(request, Sync))
+        except AISquaredAPIError as exc:
+            if exc.status_code != 400 or "cannot transition" not in exc.server_message.lower():
+                raise
+        current = yield from self.get.steps(sync)
+        if current.enabled != bool(enable):
+            raise AISquaredConfigError(
+                f"AI Squared cannot {'enable' if enable else 'disable'} sync {current.label} from status "
+                f"{current.status!r}."
+            )
+        return current
 
     @operation
-    def cancel_run(self, sync: SyncRef) -> Call[bool]:
-        """Cancel the sync's active run (``DELETE /schedule_syncs/{id}``); False when nothing was running."""
-        request = ApiRequest("DELETE", f"schedule_syncs/{seg(sync)}", accept_statuses=frozenset({424}))
-        response: httpx.Response = yield request
-        return response.status_code != 424
+    def disable(self, sync: SyncRef) -> Call[Sync]:
+        """Disable a sync: no scheduled nor manual runs until it is enabled again.
+
+        :param sync: the sync id.
+        """
+        return (yield from self.enable.steps(sync, False))
 
     @operation
-    def list_runs(
+    def configurations(self) -> Call[Any]:
+        """The sync configuration catalogue (mapping types and functions) the server offers."""
+        return unwrap_one((yield from self._json(ApiRequest("GET", "syncs/configurations"))))
+
+
+class Runs(Resource[D]):
+    """The runs of a sync, and the manual trigger and cancel (``/schedule_syncs``)."""
+
+    @operation
+    def list(
         self,
         sync: SyncRef,
         status: str | None = None,
         *,
         page: int | None = None,
         per_page: int | None = None,
-    ) -> Call[list[SyncRun]]:
-        """Runs of a sync, newest first: one page when ``page`` is given, else all pages."""
+    ) -> Call[builtins.list[SyncRun]]:
+        """Runs of a sync, newest first (by ``updated_at``): one page when ``page`` is given, else all.
+
+        :param sync: the sync id.
+        :param status: only runs in this status (pending, started, querying, queued, in_progress, success,
+            paused, failed, canceled).
+        :param page: this page only (1-based).
+        :param per_page: page size.
+        """
         params = {"status": status, "page": page, "per_page": per_page or PER_PAGE}
         request = ApiRequest("GET", f"syncs/{seg(sync)}/sync_runs", params=params)
         if page is not None:
-            runs, _ = yield from self._page(request, SyncRun)
-            return runs
+            one = yield from self._page(request)
+            return [SyncRun.model_validate(item) for item in one.items]
         return (yield from self._many(request, SyncRun))
 
     @operation
-    def get_run(self, sync: SyncRef, run_id: str | int) -> Call[SyncRun]:
-        """One run of a sync."""
+    def get(self, sync: SyncRef, run_id: str | int) -> Call[SyncRun]:
+        """One run of a sync.
+
+        :param sync: the sync id.
+        :param run_id: the run id.
+        """
         return (
             yield from self._one(ApiRequest("GET", f"syncs/{seg(sync)}/sync_runs/{seg(run_id)}"), SyncRun)
         )
 
     @operation
-    def latest_run(self, sync: SyncRef) -> Call[SyncRun | None]:
-        """The newest run of the sync, None when it never ran."""
-        runs = yield from self.list_runs.steps(sync, page=1, per_page=5)
-        return max(runs, key=_run_order) if runs else None
+    def trigger(self, sync: SyncRef) -> Call[Any]:
+        """Ask for a manual run (``POST /schedule_syncs``). The answer has no run id (the run row is created
+        a moment later): :meth:`AISquaredClient.start_run` finds it. Raises
+        :class:`AISquaredSyncNotRunnableError` (424) when the sync is disabled, not manual or running.
+
+        :param sync: the sync id.
+        """
+        key = sync_key(sync)
+        body = {"schedule_sync": {"sync_id": int(key) if key.isdigit() else key}}
+        return (yield from self._json(ApiRequest("POST", "schedule_syncs", json=body)))
 
     @operation
-    def current_run(self, sync: SyncRef) -> Call[SyncRun | None]:
-        """The sync's active run (pending, started, querying, queued, in progress), None when idle."""
-        runs = yield from self.list_runs.steps(sync, page=1, per_page=10)
-        active = [run for run in runs if run.state.is_active]
-        return max(active, key=_run_order) if active else None
+    def cancel(self, sync: SyncRef) -> Call[bool]:
+        """Cancel the sync's active run (``DELETE /schedule_syncs/{id}``). False when there is no active
+        run (one 424); the other 424s (disabled, not manual) raise :class:`AISquaredSyncNotRunnableError`.
+
+        :param sync: the sync id.
+        """
+        try:
+            yield from self._json(ApiRequest("DELETE", f"schedule_syncs/{seg(sync)}"))
+        except AISquaredSyncNotRunnableError as exc:
+            if NO_ACTIVE_RUN in exc.server_message.lower():
+                return False
+            raise
+        return True
+
+
+class Records(Resource[D]):
+    """The records a run wrote (or failed to write)."""
 
     @operation
-    def runs_since(self, sync: SyncRef, since: datetime) -> Call[list[SyncRun]]:
-        """Runs that started at or after ``since`` (allowing for clock skew), oldest first."""
-        runs = yield from self.list_runs.steps(sync)
-        for run in runs:  # a pending run may have no started_at yet
-            if run.start_time is None and run.created_at is not None:
-                run.start_time = run.created_at
-        return runs_started_since(runs, since)  # type: ignore[arg-type,return-value]
-
-    @operation
-    def start_run(self, sync: SyncRef, *, find_timeout: float = 60.0, poll: float = 0.5) -> Call[SyncRun]:
-        """Trigger a manual run and find it: the newest run that was not there before the trigger."""
-        before = yield from self.list_runs.steps(sync, page=1, per_page=20)
-        known = {run.id for run in before}
-        yield from self.trigger_run.steps(sync)
-        deadline = time.monotonic() + find_timeout
-        while True:
-            runs = yield from self.list_runs.steps(sync, page=1, per_page=20)
-            new = [run for run in runs if run.id not in known]
-            if new:
-                return min(new, key=_run_order)  # the first run after the trigger
-            if time.monotonic() >= deadline:
-                raise AISquaredRunNotFoundError(
-                    f"AI Squared accepted the manual run of sync {sync_key(sync)} but no new run showed in "
-                    f"its sync runs within {find_timeout:.0f} s."
-                )
-            yield Sleep(poll)
-
-    @operation
-    def list_records(
+    def list(
         self,
         sync: SyncRef,
         run_id: str | int,
@@ -240,29 +249,155 @@ class AISquaredApi(ApiBase):
         *,
         limit: int | None = None,
         per_page: int | None = None,
-    ) -> Call[list[SyncRecord]]:
-        """Records of a run (``status`` success or failed), following pages until ``limit`` records."""
+    ) -> Call[builtins.list[SyncRecord]]:
+        """Records of a run, oldest first, following pages (on the configured server only) until ``limit``.
+
+        :param sync: the sync id.
+        :param run_id: the run id.
+        :param status: pending, success or failed.
+        :param limit: at most this many.
+        :param per_page: page size.
+        """
         size = per_page or (min(limit, PER_PAGE) if limit else PER_PAGE)
         request = ApiRequest(
             "GET",
             f"syncs/{seg(sync)}/sync_runs/{seg(run_id)}/sync_records",
             params={"status": status, "per_page": size},
         )
-        records: list[SyncRecord] = []
-        seen: set[str] = set()
+        return (yield from self._many(request, SyncRecord, limit=limit))
+
+
+class AISquaredRunControl(ControlOps):
+    """Run control for AI Squared syncs (the same operations as CData Sync's)."""
+
+    #: The run row appears after the trigger's 200 (it is created asynchronously): a cancel that finds no
+    #: run looks again for this long.
+    run_appear_seconds = 20.0
+    syncs: Syncs[Any]
+    runs: Runs[Any]
+    records: Records[Any]
+
+    def _attach(self) -> None:
+        self.syncs = Syncs(self)
+        self.runs = Runs(self)
+        self.records = Records(self)
+
+    @operation
+    def resolve_target(self, kind: str, ref: str, workspace: str | None = None) -> Call[Target]:
+        """The sync given by id (syncs have no name).
+
+        :param kind: ``sync``.
+        :param ref: the sync id.
+        :param workspace: unused: the workspace is the connection's.
+        """
+        return sync_target((yield from self.syncs.get.steps(ref)))
+
+    @operation
+    def resolve_tasks(self, target: Target, tasks: list[str]) -> Call[list[str]]:
+        """Syncs have no tasks: always refused, saying so.
+
+        :param target: the sync.
+        :param tasks: task references.
+        """
+        raise AISquaredUnsupportedError(
+            f"AI Squared syncs have no tasks to choose from (asked for {', '.join(tasks)}): "
+            "a sync runs whole."
+        )
+        yield  # an operation is a generator
+
+    @operation
+    def start_run(
+        self, target: Target, task_ids: list[str] | None = None, find_timeout: float = 60.0
+    ) -> Call[SyncRun]:
+        """Trigger a manual run and find it: the first run that was not there before the trigger.
+
+        :param target: the sync.
+        :param task_ids: unused (a sync has no tasks).
+        :param find_timeout: how long to look for the new run.
+        """
+        before = yield from self.runs.list.steps(target, page=1, per_page=20)
+        known = {run.id for run in before}
+        yield from self.runs.trigger.steps(target)
+        deadline = time.monotonic() + find_timeout
         while True:
-            page, link = yield from self._page(request, SyncRecord)
-            records.extend(page)
-            if (limit and len(records) >= limit) or not link or not page or link in seen:
-                return records[:limit] if limit else records
-            seen.add(link)
-            request = ApiRequest("GET", request.path, url=urljoin(self.config.api_root + "/", link))
+            runs = yield from self.runs.list.steps(target, page=1, per_page=20)
+            new = [run for run in runs if run.id not in known]
+            if new:
+                return min(new, key=_run_order)
+            if time.monotonic() >= deadline:
+                raise AISquaredRunNotFoundError(
+                    f"AI Squared accepted the manual run of sync {sync_key(target)} but no new run showed in "
+                    f"its sync runs within {find_timeout:.0f} s (a workflow-engine failure is only logged by "
+                    "the server)."
+                )
+            yield Sleep(0.5)
+
+    @operation
+    def get_run(self, target: Target, run_id: str) -> Call[SyncRun]:
+        """One run.
+
+        :param target: the sync.
+        :param run_id: the run id.
+        """
+        return (yield from self.runs.get.steps(target, run_id))
+
+    @operation
+    def latest_run(self, target: Target) -> Call[SyncRun | None]:
+        """The newest run, None when the sync never ran.
+
+        :param target: the sync.
+        """
+        runs = yield from self.runs.list.steps(target, page=1, per_page=5)
+        return max(runs, key=_run_order) if runs else None
+
+    @operation
+    def current_run(self, target: Target) -> Call[SyncRun | None]:
+        """The active run (pending, started, querying, queued, in progress; not paused), None when idle.
+
+        :param target: the sync.
+        """
+        runs = yield from self.runs.list.steps(target, page=1, per_page=10)
+        active = [run for run in runs if run.state.is_active]
+        return max(active, key=_run_order) if active else None
+
+    @operation
+    def cancel_run(self, target: Target) -> Call[bool]:
+        """Cancel the active run; False when none is active.
+
+        :param target: the sync.
+        """
+        return (yield from self.runs.cancel.steps(target))
+
+    @operation
+    def runs_since(self, target: Target, since: datetime) -> Call[list[SyncRun]]:
+        """Runs created at or after ``since`` (clock skew allowed), oldest first (a pending run has no
+        ``started_at`` yet: its creation time counts).
+
+        :param target: the sync.
+        :param since: the cut-off (aware datetime).
+        """
+        runs = yield from self.runs.list.steps(target)
+        for run in runs:
+            if run.start_time is None and run.created_at is not None:
+                run.start_time = run.created_at
+        return runs_started_since(runs, since)
+
+    @operation
+    def fetch_run_log(self, target: Target, run: Any, tail_bytes: int | None = None) -> Call[RunLog | None]:
+        """AI Squared keeps no run log (its records are reported instead): always None.
+
+        :param target: the sync.
+        :param run: the run.
+        :param tail_bytes: unused.
+        """
+        return None
+        yield  # an operation is a generator
 
     @operation
     def test_access(self) -> Call[int]:
-        """Check the URL, token and workspace by listing one page of syncs; the number of syncs on it."""
-        syncs, _ = yield from self._page(ApiRequest("GET", "syncs", params={"per_page": 1}), Sync)
-        return len(syncs)
+        """Check the URL, credentials and workspace by listing one page of syncs; the number on it."""
+        page = yield from self._page(ApiRequest("GET", "syncs", params={"per_page": 1}))
+        return len(page.items)
 
 
 def _run_order(run: SyncRun) -> tuple[int, str]:
@@ -272,22 +407,46 @@ def _run_order(run: SyncRun) -> tuple[int, str]:
     return (int(key) if key.isdigit() else -1, stamp)
 
 
-class AISquaredClient(AISquaredApi, SyncRunner):  # type: ignore[misc]  # config narrowed
+class AISquaredClient(AISquaredRunControl, SyncRunner):
     """Synchronous AI Squared client::
 
-    with AISquaredClient(AISquaredConfig(token=token, workspace_id="12")) as client:
-        run = client.start_run(42)
+        config = AISquaredConfig(email="me@example.com", password=pw, workspace_id="12")
+        with AISquaredClient(config) as client:
+            run = client.start_run(client.resolve_target("sync", "42"))
+
+    :param config: where the server is, the credentials and the workspace.
+    :param transport: another httpx transport.
     """
 
+    config: AISquaredConfig
+    builder_class = AISquaredAuth
+    default_profile: ServiceProfile = AISQUARED
+    syncs: Syncs[SyncDriver]
+    runs: Runs[SyncDriver]
+    records: Records[SyncDriver]
 
-class AsyncAISquaredClient(AISquaredApi, AsyncRunner):  # type: ignore[misc]  # config narrowed
-    """Asynchronous AI Squared client, safe inside an event loop (triggers)."""
+
+class AsyncAISquaredClient(AISquaredRunControl, AsyncRunner):
+    """Asynchronous AI Squared client, safe inside an event loop (triggers).
+
+    :param config: where the server is, the credentials and the workspace.
+    :param transport: another httpx transport.
+    """
+
+    config: AISquaredConfig
+    builder_class = AISquaredAuth
+    default_profile: ServiceProfile = AISQUARED
+    syncs: Syncs[Async]
+    runs: Runs[Async]
+    records: Records[Async]
 
 
 __all__ = [
     "AISquaredClient",
-    "AISquaredNotFoundError",
     "AsyncAISquaredClient",
+    "Records",
+    "Runs",
+    "Syncs",
     "sync_body",
     "sync_key",
     "sync_target",

@@ -1,4 +1,5 @@
-"""AI Squared client configuration: the API root, the bearer token, the workspace, timeouts and retries."""
+"""AI Squared client configuration: the API root, the credentials (a bearer token, or an email and password
+to log in with), the workspace, timeouts and retries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_cdata_sync.aisquared.errors import AISquaredConfigError
-from airflow_provider_cdata_sync.client.config import RetrySettings
+from airflow_provider_cdata_sync.client.http import RetrySettings
 
 #: The hosted API. Self-hosted (open-source Multiwoven) servers answer under ``http://host:3000/api/v1``.
 DEFAULT_BASE_URL = "https://api.squared.ai/api/v1"
@@ -17,18 +18,28 @@ API_PATH = "/api/v1"
 class AISquaredConfig:
     """Everything the client needs to talk to one AI Squared (Multiwoven) server.
 
-    Satisfies :class:`~airflow_provider_cdata_sync.client.transport.HttpSettings`, so the CData Sync
-    drivers, retry policy and secret scrubbing serve it unchanged.
+    The open-source server has no long-lived API token: its bearer is a JWT from ``POST /login`` that
+    expires after 30 minutes and is revoked by the user's next login. So the client takes either a static
+    ``token``, or ``email`` and ``password``, with which it logs in (again when the token expires or is
+    refused), keeping the token in memory only.
 
     :param base_url: the API root, e.g. ``https://api.squared.ai/api/v1`` (the default) or
         ``http://multiwoven:3000/api/v1``; ``/api/v1`` is added when the URL has no path.
-    :param token: the bearer token. Never placed in a URL or a message.
-    :param workspace_id: sent as the ``Workspace-Id`` header when set (self-hosted servers want it).
+    :param workspace_id: the workspace (``Workspace-Id`` header): required by every workspace call.
+    :param token: a bearer token. Never placed in a URL or a message.
+    :param email: the user's email, to log in with (instead of ``token``).
+    :param password: the user's password (with ``email``). Never logged.
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+    :param connect_timeout: seconds to wait for a TCP/TLS connection.
+    :param read_timeout: seconds to wait for an answer.
+    :param retry: how requests that are safe to repeat are retried.
     """
 
     base_url: str = DEFAULT_BASE_URL
-    token: str = field(default="", repr=False)
     workspace_id: str | None = None
+    token: str = field(default="", repr=False)
+    email: str | None = None
+    password: str = field(default="", repr=False)
     verify: bool | str = True
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
@@ -37,26 +48,43 @@ class AISquaredConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalise_api_root(self.base_url))
-        if not self.token:
+        if self.email is not None and not str(self.email).strip():
+            object.__setattr__(self, "email", None)
+        if not self.token and not (self.email and self.password):
             raise AISquaredConfigError(
-                "No AI Squared API token: set the connection's password to a bearer token "
-                "(AI Squared: Settings > API keys; self-hosted Multiwoven: the user's API token)."
+                "No AI Squared credentials: set the connection's password to a bearer token, or its login to "
+                "the user's email and its password to the user's password (the client then logs in itself)."
             )
-        if self.workspace_id is not None and not str(self.workspace_id).strip():
-            object.__setattr__(self, "workspace_id", None)
+        if self.email and not self.password:
+            raise AISquaredConfigError(
+                f"The AI Squared connection has the login {self.email!r} but no password: set the password."
+            )
+        workspace = "" if self.workspace_id is None else str(self.workspace_id).strip()
+        if not workspace:
+            raise AISquaredConfigError(
+                "No AI Squared workspace: set the connection extra 'workspace_id' (every AI Squared call "
+                "names "
+                "its workspace in the Workspace-Id header; without it the server answers 400 'Workspace not "
+                "found')."
+            )
+        object.__setattr__(self, "workspace_id", workspace)
         for name in ("connect_timeout", "read_timeout"):
             if getattr(self, name) <= 0:
                 raise AISquaredConfigError(f"{name} must be a positive number of seconds.")
 
     @property
+    def logs_in(self) -> bool:
+        """Whether the client logs in with email and password (else it sends the static token)."""
+        return bool(self.email and self.password)
+
+    def secrets(self) -> list[str]:
+        """The secrets this configuration holds (scrubbed from every message)."""
+        return [self.token, self.password]
+
+    @property
     def api_root(self) -> str:
         """Absolute URL that request paths are relative to (``.../api/v1``)."""
         return self.base_url
-
-    @property
-    def api_path(self) -> str:
-        """The path part of the API root, for messages (``/api/v1``)."""
-        return urlsplit(self.base_url).path or "/"
 
 
 def normalise_api_root(url: str | None) -> str:

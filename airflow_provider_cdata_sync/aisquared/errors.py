@@ -1,157 +1,145 @@
-"""AI Squared errors: the CData Sync client's hierarchy, worded for AI Squared.
-
-Each class also subclasses its CData Sync counterpart, so the shared machinery (retries, secret
-scrubbing, the triggers' transient-error rules) treats them alike. The shared transport raises CData
-Sync errors; :func:`translated` re-raises them as these, with AI Squared's paths and hints.
-"""
+"""AI Squared errors: the same neutral classes as CData Sync's
+(:mod:`airflow_provider_cdata_sync.client.errors`), in a family of their own, and the profile that words
+the shared transport's messages for AI Squared."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any, TypeVar
-
 from airflow_provider_cdata_sync.client.errors import (
-    CDataSyncAPIError,
-    CDataSyncAuthenticationError,
-    CDataSyncConfigError,
-    CDataSyncConflictError,
-    CDataSyncError,
-    CDataSyncLookupError,
-    CDataSyncMethodNotAllowedError,
-    CDataSyncNotFoundError,
-    CDataSyncOutcomeUnknownError,
-    CDataSyncRateLimitError,
-    CDataSyncResponseError,
-    CDataSyncServerError,
-    CDataSyncTransportError,
-)
-
-T = TypeVar("T")
-
-AUTH_HINT = (
-    "Check the bearer token (the connection's password) and, for self-hosted servers, the workspace id "
-    "(connection extra 'workspace_id')"
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    ErrorFamily,
+    LookupFailedError,
+    MethodNotAllowedError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    ResponseError,
+    RunNotFoundError,
+    ServerError,
+    ServiceError,
+    ServiceProfile,
+    TransportError,
+    UnsupportedError,
 )
 
 
-class AISquaredError(CDataSyncError):
+class AISquaredError(ServiceError):
     """Base class of every error raised by the AI Squared client."""
 
-
-class AISquaredConfigError(AISquaredError, CDataSyncConfigError):
-    """The client or connection configuration is invalid."""
+    service = "AI Squared"
 
 
-class AISquaredTransportError(AISquaredError, CDataSyncTransportError):
-    """The server could not be reached (after the allowed retries)."""
+class AISquaredConfigError(AISquaredError, ConfigError):
+    """The client or connection configuration is invalid (names the field and the fix)."""
 
 
-class AISquaredOutcomeUnknownError(AISquaredTransportError, CDataSyncOutcomeUnknownError):
-    """A request that starts something may have reached the server, but its answer was lost."""
+class AISquaredTransportError(AISquaredError, TransportError):
+    """AI Squared could not be reached (after the allowed retries)."""
 
 
-class AISquaredResponseError(AISquaredError, CDataSyncResponseError):
-    """The server's answer could not be understood."""
+class AISquaredOutcomeUnknownError(AISquaredTransportError, OutcomeUnknownError):
+    """A request that starts something may have reached AI Squared, but its answer was lost."""
 
 
-class AISquaredLookupError(AISquaredError, CDataSyncLookupError):
-    """A sync, run or record was not found where it should be."""
+class AISquaredAPIError(AISquaredError, APIError):
+    """AI Squared answered with an HTTP error (``{"errors": [{"status","title","detail"}]}``)."""
 
 
-class AISquaredAPIError(AISquaredError, CDataSyncAPIError):
-    """The server answered with an HTTP error (``{"errors": [{"status","title","detail"}]}``)."""
-
-    def __init__(
-        self, status_code: int, server_message: str, *, method: str = "", path: str = "", hint: str = ""
-    ) -> None:
-        super().__init__(status_code, server_message, method=method, path=path, hint=hint)
-        text = f"AI Squared API error {status_code} on {method} {path}: {server_message or '(no message)'}"
-        self.args = (text.rstrip(".") + f". {hint}" if hint else text,)
-
-
-class AISquaredNotFoundError(AISquaredAPIError, CDataSyncNotFoundError):
+class AISquaredNotFoundError(AISquaredAPIError, NotFoundError):
     """404: the sync, run or record does not exist (in this workspace)."""
 
 
-class AISquaredConflictError(AISquaredAPIError, CDataSyncConflictError):
+class AISquaredConflictError(AISquaredAPIError, ConflictError):
     """409: the resource is busy."""
 
 
-class AISquaredAuthenticationError(AISquaredAPIError, CDataSyncAuthenticationError):
-    """401 or 403: the token is missing or wrong, or the workspace is not the token's."""
+class AISquaredAuthenticationError(AISquaredAPIError, AuthenticationError):
+    """401 or 403: the token (or the login) was refused, or the host name is not allowed."""
 
 
-class AISquaredRateLimitError(AISquaredAPIError, CDataSyncRateLimitError):
+class AISquaredRateLimitError(AISquaredAPIError, RateLimitError):
     """429 after the allowed retries."""
 
 
-class AISquaredServerError(AISquaredAPIError, CDataSyncServerError):
+class AISquaredServerError(AISquaredAPIError, ServerError):
     """5xx after the allowed retries."""
 
 
-class AISquaredMethodNotAllowedError(AISquaredAPIError, CDataSyncMethodNotAllowedError):
+class AISquaredMethodNotAllowedError(AISquaredAPIError, MethodNotAllowedError):
     """405: the server does not offer that method there."""
 
 
 class AISquaredSyncNotRunnableError(AISquaredAPIError):
-    """424 (Failed Dependency): the sync cannot run now: disabled, not manual, or a run is active."""
+    """424 (Failed Dependency): the sync cannot run (or be cancelled) now. The server's message says why:
+    "Sync is disabled", "Sync Schedule type should be manual", "Sync cannot be scheduled due to active
+    sync run", or on cancel "Sync cannot be cancelled due to no active sync run"."""
 
 
-_API_CLASSES: dict[type[CDataSyncAPIError], type[AISquaredAPIError]] = {
-    CDataSyncNotFoundError: AISquaredNotFoundError,
-    CDataSyncConflictError: AISquaredConflictError,
-    CDataSyncAuthenticationError: AISquaredAuthenticationError,
-    CDataSyncRateLimitError: AISquaredRateLimitError,
-    CDataSyncServerError: AISquaredServerError,
-    CDataSyncMethodNotAllowedError: AISquaredMethodNotAllowedError,
-}
-_OTHER_CLASSES: list[tuple[type[CDataSyncError], type[AISquaredError]]] = [
-    (CDataSyncOutcomeUnknownError, AISquaredOutcomeUnknownError),
-    (CDataSyncTransportError, AISquaredTransportError),
-    (CDataSyncResponseError, AISquaredResponseError),
-    (CDataSyncConfigError, AISquaredConfigError),
-]
+class AISquaredResponseError(AISquaredError, ResponseError):
+    """AI Squared's answer could not be understood."""
 
 
-def _reword(text: str, api_path: str) -> str:
-    return (
-        text.replace("/api.rsc/", api_path.rstrip("/") + "/")
-        .replace(" (CData Sync listens on 8181 by default)", "")
-        .replace("CData Sync", "AI Squared")
-    )
+class AISquaredUnsupportedError(AISquaredError, UnsupportedError):
+    """AI Squared offers no such operation."""
 
 
-def translate(error: CDataSyncError, api_path: str) -> CDataSyncError:
-    """The AI Squared form of an error raised by the shared transport (others are returned as they are)."""
-    if isinstance(error, AISquaredError):
-        return error
-    path = _reword(getattr(error, "path", "") or "", api_path)
-    if isinstance(error, CDataSyncAPIError):
-        cls = next((v for k, v in _API_CLASSES.items() if isinstance(error, k)), AISquaredAPIError)
-        if error.status_code == 424:
-            cls = AISquaredSyncNotRunnableError
-        hint = AUTH_HINT if cls is AISquaredAuthenticationError else error.hint
-        return cls(error.status_code, error.server_message, method=error.method, path=path, hint=hint)
-    for source, target in _OTHER_CLASSES:
-        if isinstance(error, source):
-            new: Any = target.__new__(target)
-            new.__dict__.update(vars(error))
-            new.args = tuple(_reword(arg, api_path) if isinstance(arg, str) else arg for arg in error.args)
-            if hasattr(new, "path"):
-                new.path = path
-            return new  # type: ignore[no-any-return]
-    return error
+class AISquaredLookupError(AISquaredError, LookupFailedError):
+    """A sync given by id was not found; the message lists what exists."""
 
 
-def translated(steps: Generator[Any, Any, T], api_path: str) -> Generator[Any, Any, T]:
-    """Drive ``steps`` unchanged, re-raising the shared transport's errors in their AI Squared form."""
-    try:
-        return (yield from steps)
-    except AISquaredError:
-        raise
-    except CDataSyncError as error:
-        raise translate(error, api_path) from None
-
-
-class AISquaredRunNotFoundError(AISquaredError):
+class AISquaredRunNotFoundError(AISquaredError, RunNotFoundError):
     """The run a manual trigger started did not show up in the sync's runs."""
+
+
+AISQUARED_ERRORS = ErrorFamily(
+    config=AISquaredConfigError,
+    transport=AISquaredTransportError,
+    outcome_unknown=AISquaredOutcomeUnknownError,
+    api=AISquaredAPIError,
+    not_found=AISquaredNotFoundError,
+    conflict=AISquaredConflictError,
+    authentication=AISquaredAuthenticationError,
+    rate_limit=AISquaredRateLimitError,
+    server=AISquaredServerError,
+    method_not_allowed=AISquaredMethodNotAllowedError,
+    response=AISquaredResponseError,
+    unsupported=AISquaredUnsupportedError,
+    lookup=AISquaredLookupError,
+    run_not_found=AISquaredRunNotFoundError,
+    by_status={424: AISquaredSyncNotRunnableError},
+)
+
+AISQUARED = ServiceProfile(
+    name="AI Squared",
+    errors=AISQUARED_ERRORS,
+    auth_hint="Check the credentials of the Airflow connection: a bearer token in the password field, or "
+    "the user's email as login and password as password; and the workspace id (extra 'workspace_id')",
+    unreachable_hint="Check the connection's host (the API base URL, e.g. http://multiwoven:3000/api/v1) and "
+    "that the server runs.",
+    empty_forbidden_hint="The server refused the host name, not the credentials (an empty 403 comes from its "
+    "host authorization): use the host name it allows (localhost, *.squared.ai) or have its ALLOWED_HOST "
+    "setting include the connection's host",
+)
+
+__all__ = [
+    "AISQUARED",
+    "AISQUARED_ERRORS",
+    "AISquaredAPIError",
+    "AISquaredAuthenticationError",
+    "AISquaredConfigError",
+    "AISquaredConflictError",
+    "AISquaredError",
+    "AISquaredLookupError",
+    "AISquaredMethodNotAllowedError",
+    "AISquaredNotFoundError",
+    "AISquaredOutcomeUnknownError",
+    "AISquaredRateLimitError",
+    "AISquaredResponseError",
+    "AISquaredRunNotFoundError",
+    "AISquaredServerError",
+    "AISquaredSyncNotRunnableError",
+    "AISquaredTransportError",
+    "AISquaredUnsupportedError",
+]

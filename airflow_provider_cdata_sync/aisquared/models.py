@@ -9,16 +9,18 @@ from airflow_provider_cdata_sync.client.models import (
     OptionalInt,
     OptionalStr,
     Run,
+    RunState,
     SyncModel,
     Timestamp,
+    normalise_state,
 )
-from airflow_provider_cdata_sync.client.status import RunState, normalise_state
 
 #: AI Squared run statuses that the shared status table does not know, or knows otherwise.
 _RUN_STATES: dict[str, RunState] = {
     "pending": RunState.QUEUED,
     "queued": RunState.QUEUED,
-    "paused": RunState.QUEUED,  # waiting to resume: still active, never final
+    # Not active (the server's own "active" list leaves it out) and not final: never success.
+    "paused": RunState.UNKNOWN,
     "started": RunState.RUNNING,
     "querying": RunState.RUNNING,
     "in_progress": RunState.RUNNING,
@@ -27,7 +29,7 @@ _RUN_STATES: dict[str, RunState] = {
     "canceled": RunState.CANCELLED,
     "cancelled": RunState.CANCELLED,
 }
-ACTIVE_STATUSES = ("pending", "started", "querying", "queued", "in_progress", "paused")
+ACTIVE_STATUSES = ("pending", "started", "querying", "queued", "in_progress")
 TERMINAL_STATUSES = ("success", "failed", "canceled")
 #: Every field of the create-sync document.
 SYNC_FIELDS = (

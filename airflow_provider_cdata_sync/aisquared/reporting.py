@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_cdata_sync.aisquared.models import SyncRecord, SyncRun
-from airflow_provider_cdata_sync.client.runs import Target
-from airflow_provider_cdata_sync.client.status import RunState
+from airflow_provider_cdata_sync.client.control import Target
+from airflow_provider_cdata_sync.client.models import RunState
 from airflow_provider_cdata_sync.reporting import _duration, _iso, grouped
 
 RECORDS_GROUP = "::group::AI Squared failed records"
@@ -63,7 +63,9 @@ def row_counts(run: SyncRun) -> str:
 def failed_record_lines(records: list[SyncRecord], total_failed: int | None) -> list[str]:
     """The first failed records' errors, in a folded log group (nothing when there are none)."""
     lines = [
-        f"record {record.id} (key {record.primary_key}): {record.error_text[:300]}" for record in records
+        f"record {record.id}{f' (key {record.primary_key})' if record.primary_key else ''}: "
+        f"{record.error_text[:300]}"
+        for record in records
     ]
     if total_failed and total_failed > len(records):
         lines.append(f"... and {total_failed - len(records)} more failed record(s)")

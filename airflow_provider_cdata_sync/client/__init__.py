@@ -1,19 +1,30 @@
-"""A CData Sync API client with no Airflow imports: usable on its own, sync or async."""
+"""CData Sync API clients with no Airflow imports: usable on their own, sync or async.
+
+* :class:`CDataSyncClient` / :class:`AsyncCDataSyncClient`: API v2 (Sync 26.x), resources by id.
+* :class:`CDataSyncV1Client` / :class:`AsyncCDataSyncV1Client`: API v1 (OData), resources by name.
+* :func:`connect` / :func:`aconnect`: the client for a configured (or detected) API version.
+
+Both versions offer the same run control (:class:`RunControl`): ``resolve_target``, ``start_run``,
+``current_run``, ``get_run``, ``cancel_run``, ``cancel_and_watch``, ``runs_since``, ``fetch_run_log``.
+"""
 
 from __future__ import annotations
 
-from airflow_provider_cdata_sync.client.clients import (
-    AnyAsyncClient,
-    AnyClient,
-    AsyncCDataSyncClient,
-    AsyncCDataSyncV1Client,
-    CDataSyncClient,
-    CDataSyncV1Client,
-    aconnect,
-    connect,
+from airflow_provider_cdata_sync.client.config import CDataRequestBuilder, ClientConfig
+from airflow_provider_cdata_sync.client.connect import AsyncRunClient, RunClient, aconnect, connect
+from airflow_provider_cdata_sync.client.control import (
+    CancelOutcome,
+    RunControl,
+    RunEvent,
+    RunLog,
+    Target,
+    WaitMachine,
+    WaitSettings,
 )
-from airflow_provider_cdata_sync.client.config import ClientConfig, RetrySettings
 from airflow_provider_cdata_sync.client.errors import (
+    CDATA_SYNC,
+    APIError,
+    AuthenticationError,
     CDataSyncAPIError,
     CDataSyncAuthenticationError,
     CDataSyncConfigError,
@@ -25,17 +36,57 @@ from airflow_provider_cdata_sync.client.errors import (
     CDataSyncOutcomeUnknownError,
     CDataSyncRateLimitError,
     CDataSyncResponseError,
+    CDataSyncRunNotFoundError,
     CDataSyncServerError,
     CDataSyncTransportError,
     CDataSyncUnsupportedError,
+    ConfigError,
+    ConflictError,
+    LookupFailedError,
+    MethodNotAllowedError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitError,
+    ResponseError,
+    RunNotFoundError,
+    ServerError,
+    ServiceError,
+    ServiceProfile,
+    TransportError,
+    UnsupportedError,
 )
-from airflow_provider_cdata_sync.client.status import RunState, normalise_state
+from airflow_provider_cdata_sync.client.http import RetrySettings
+from airflow_provider_cdata_sync.client.models import (
+    Column,
+    Connection,
+    Job,
+    LogFileInfo,
+    Pipeline,
+    PipelineEvent,
+    PipelineStep,
+    Run,
+    RunState,
+    RunStatus,
+    Table,
+    Task,
+    TaskRun,
+    TestResult,
+    Transformation,
+    User,
+    Workspace,
+    normalise_state,
+)
+from airflow_provider_cdata_sync.client.v1 import AsyncCDataSyncV1Client, CDataSyncV1Client
+from airflow_provider_cdata_sync.client.v2 import AsyncCDataSyncClient, CDataSyncClient
 
 __all__ = [
-    "AnyAsyncClient",
-    "AnyClient",
+    "CDATA_SYNC",
+    "APIError",
     "AsyncCDataSyncClient",
     "AsyncCDataSyncV1Client",
+    "AsyncRunClient",
+    "AuthenticationError",
+    "CDataRequestBuilder",
     "CDataSyncAPIError",
     "CDataSyncAuthenticationError",
     "CDataSyncClient",
@@ -48,13 +99,52 @@ __all__ = [
     "CDataSyncOutcomeUnknownError",
     "CDataSyncRateLimitError",
     "CDataSyncResponseError",
+    "CDataSyncRunNotFoundError",
     "CDataSyncServerError",
     "CDataSyncTransportError",
     "CDataSyncUnsupportedError",
     "CDataSyncV1Client",
+    "CancelOutcome",
     "ClientConfig",
+    "Column",
+    "ConfigError",
+    "ConflictError",
+    "Connection",
+    "Job",
+    "LogFileInfo",
+    "LookupFailedError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "Pipeline",
+    "PipelineEvent",
+    "PipelineStep",
+    "RateLimitError",
+    "ResponseError",
     "RetrySettings",
+    "Run",
+    "RunClient",
+    "RunControl",
+    "RunEvent",
+    "RunLog",
+    "RunNotFoundError",
     "RunState",
+    "RunStatus",
+    "ServerError",
+    "ServiceError",
+    "ServiceProfile",
+    "Table",
+    "Target",
+    "Task",
+    "TaskRun",
+    "TestResult",
+    "Transformation",
+    "TransportError",
+    "UnsupportedError",
+    "User",
+    "WaitMachine",
+    "WaitSettings",
+    "Workspace",
     "aconnect",
     "connect",
     "normalise_state",

@@ -1,4 +1,5 @@
-"""Client configuration: where the server is, how to authenticate, timeouts and retries."""
+"""CData Sync client configuration: where the server is, how to authenticate (and the request builder that
+does it), timeouts and retries."""
 
 from __future__ import annotations
 
@@ -6,26 +7,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from airflow_provider_cdata_sync.client.errors import CDataSyncConfigError
+from airflow_provider_cdata_sync.client.http import RequestBuilder, RetrySettings
 
 DEFAULT_PORT = 8181
 DEFAULT_WORKSPACE = "default"
 ApiVersion = Literal["v1", "v2", "auto"]
 AuthMode = Literal["header", "basic"]
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """How often and how patiently to retry requests that may safely be retried."""
-
-    max_retries: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_max: float = 120.0
-
-    def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise CDataSyncConfigError(f"max_retries must be 0 or more, got {self.max_retries}.")
 
 
 @dataclass(frozen=True)
@@ -76,6 +66,10 @@ class ClientConfig:
             if getattr(self, name) <= 0:
                 raise CDataSyncConfigError(f"{name} must be a positive number of seconds.")
 
+    def secrets(self) -> list[str]:
+        """The secrets this configuration holds (scrubbed from every message)."""
+        return [self.token]
+
     @property
     def api_root(self) -> str:
         """The API root URL, ``<base>/api.rsc``."""
@@ -121,3 +115,23 @@ def normalise_base_url(url: str) -> str:
         if path.lower().endswith(suffix):
             path = path[: -len(suffix)]
     return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+class CDataRequestBuilder(RequestBuilder):
+    """CData Sync authentication: ``x-cdata-authtoken`` header, or HTTP Basic ``user:token``; never the
+    ``@authtoken`` query parameter (URLs end up in logs)."""
+
+    config: ClientConfig
+
+    def headers(self) -> dict[str, str]:
+        """Headers with the token (never in a URL)."""
+        headers = super().headers()
+        if self.config.auth_mode == "header":
+            headers["x-cdata-authtoken"] = self.config.token
+        return headers
+
+    def auth(self) -> httpx.Auth | None:
+        """HTTP Basic ``user:token`` when asked for."""
+        if self.config.auth_mode == "basic":
+            return httpx.BasicAuth(self.config.user or "airflow", self.config.token)
+        return None

@@ -1,4 +1,4 @@
-"""Pydantic models of CData Sync resources, tolerant of what real servers send.
+"""Pydantic models of CData Sync resources and the run states, tolerant of what real servers send.
 
 Keys are accepted in any case and spelling (``JobName``, ``job_name``, ``Source-Connection``,
 ``Worker_Pool``) and normalised to lower snake case; documented alternative names map onto one field;
@@ -10,11 +10,113 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from airflow_provider_cdata_sync.client.status import RunState, normalise_state
+
+class RunState(str, Enum):
+    """The normalised state of a job, transformation or pipeline run (or of one task of a run)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    WARNING = "warning"  # finished, with warnings: success unless the user asks otherwise
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    IDLE = "idle"  # nothing is running now (a job status, never a run's final state)
+    UNKNOWN = "unknown"  # a word we do not know: never treated as success
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether a run in this state has finished."""
+        return self in TERMINAL_STATES
+
+    @property
+    def is_active(self) -> bool:
+        """Whether a run in this state is still going."""
+        return self in ACTIVE_STATES
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether a run in this state finished unsuccessfully."""
+        return self in FAILURE_STATES
+
+
+ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+SUCCESS_STATES = frozenset({RunState.SUCCESS, RunState.WARNING})
+FAILURE_STATES = frozenset({RunState.FAILED, RunState.CANCELLED})
+TERMINAL_STATES = SUCCESS_STATES | FAILURE_STATES | {RunState.SKIPPED}
+
+_WORDS: dict[str, RunState] = {
+    "queued": RunState.QUEUED,
+    "pending": RunState.QUEUED,
+    "waiting": RunState.QUEUED,
+    "scheduled": RunState.QUEUED,
+    "starting": RunState.RUNNING,
+    "started": RunState.RUNNING,
+    "testing": RunState.RUNNING,
+    "running": RunState.RUNNING,
+    "in progress": RunState.RUNNING,
+    "inprogress": RunState.RUNNING,
+    "executing": RunState.RUNNING,
+    "processing": RunState.RUNNING,
+    "cancelling": RunState.RUNNING,
+    "canceling": RunState.RUNNING,
+    "success": RunState.SUCCESS,
+    "successful": RunState.SUCCESS,
+    "succeeded": RunState.SUCCESS,
+    "completed": RunState.SUCCESS,
+    "complete": RunState.SUCCESS,
+    "finished": RunState.SUCCESS,
+    "ok": RunState.SUCCESS,
+    "warning": RunState.WARNING,
+    "warnings": RunState.WARNING,
+    "completed with warnings": RunState.WARNING,
+    "partial": RunState.WARNING,
+    "failed": RunState.FAILED,
+    "failure": RunState.FAILED,
+    "error": RunState.FAILED,
+    "errored": RunState.FAILED,
+    "cancelled": RunState.CANCELLED,
+    "canceled": RunState.CANCELLED,
+    "aborted": RunState.CANCELLED,
+    "stopped": RunState.CANCELLED,
+    "skipped": RunState.SKIPPED,
+    "idle": RunState.IDLE,
+    "not running": RunState.IDLE,
+    "no jobs running": RunState.IDLE,
+    "never run": RunState.IDLE,
+    "none": RunState.IDLE,
+}
+
+_TASKS_FAILED = re.compile(r"^\s*(\d+)\s+of\s+(\d+)\s+tasks?\s+failed", re.IGNORECASE)
+
+
+def normalise_state(word: object) -> RunState:
+    """Map a status word from any Sync version (any case) to a :class:`RunState`.
+
+    ``"7 of 13 Tasks Failed"`` is a failure (or a success when 0 failed); an empty status is UNKNOWN;
+    so is any word not listed, so that it is never mistaken for success.
+    """
+    if isinstance(word, RunState):
+        return word
+    if word is None:
+        return RunState.UNKNOWN
+    text = " ".join(str(word).replace("_", " ").split()).lower()
+    if not text:
+        return RunState.UNKNOWN
+    if text in _WORDS:
+        return _WORDS[text]
+    match = _TASKS_FAILED.match(text)
+    if match:
+        return RunState.FAILED if int(match.group(1)) > 0 else RunState.SUCCESS
+    if text.startswith("no jobs running") or text.startswith("no job running"):
+        return RunState.IDLE
+    return RunState.UNKNOWN
+
 
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _CAMEL_1 = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -231,15 +333,19 @@ class TaskRun(SyncModel):
         "result": "error",
         "error_message": "error",
         "message": "error",
+        "detail": "details",
+        "history_id": "run_id",
     }
     task_id: OptionalStr = None
+    run_id: OptionalStr = None
     table: str | None = None
     query: str | None = None
     status: str | None = None
     records_affected: OptionalInt = None
     start_time: Timestamp = None
     end_time: Timestamp = None
-    error: str | None = None
+    error: OptionalStr = None
+    details: OptionalStr = None
 
     @classmethod
     def _reshape(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -256,6 +362,16 @@ class TaskRun(SyncModel):
     def label(self) -> str:
         """How to name the task in messages: its table, else its id."""
         return self.table or self.task_id or self.query or "?"
+
+    @property
+    def error_text(self) -> str | None:
+        """Why the task failed: its error (``Result`` in v1 answers), else its details when it failed
+        (servers keep the reason in ``Details``/``Detail``); None for a task that did not fail."""
+        if self.error:
+            return self.error
+        if self.state.is_failure and self.details and normalise_state(self.details) is RunState.UNKNOWN:
+            return self.details
+        return None
 
 
 class Run(SyncModel):
@@ -274,8 +390,10 @@ class Run(SyncModel):
         "records": "records_affected",
         "rows_affected": "records_affected",
         "error_message": "error",
+        "detail": "details",
         "query_results": "tasks",
         "task_results": "tasks",
+        "queries": "tasks",
     }
     id: OptionalStr = None
     job_id: OptionalStr = None
@@ -286,8 +404,8 @@ class Run(SyncModel):
     start_time: Timestamp = None
     end_time: Timestamp = None
     records_affected: OptionalInt = None
-    error: str | None = None
-    details: str | None = None
+    error: OptionalStr = None
+    details: OptionalStr = None
     log_file: str | None = None
     tasks: list[TaskRun] = Field(default_factory=list)
 
@@ -303,10 +421,10 @@ class Run(SyncModel):
 
     @property
     def error_text(self) -> str | None:
-        """The run's error, else its details when the run failed."""
+        """The run's error, else its details (``7 of 13 Tasks Failed``, a reason) when the run failed."""
         if self.error:
             return self.error
-        if self.state.is_failure:
+        if self.state.is_failure and self.details:
             return self.details
         return None
 
@@ -320,6 +438,8 @@ class RunStatus(SyncModel):
         "current_history_id": "history_id",
         "job_status": "status",
         "query_results": "tasks",
+        "queries": "tasks",
+        "last_run_id": "last_history_id",
     }
     status: str | None = None
     history_id: OptionalStr = None
@@ -339,10 +459,27 @@ class Transformation(SyncModel):
     aliases: ClassVar[dict[str, str]] = {"transformation_id": "id", "transformation_name": "name"}
     id: OptionalStr = None
     name: str
+    type: str | None = None
     connection_id: OptionalStr = None
+    connection_name: str | None = None
     workspace_id: str | None = None
     schedule: Schedule | None = None
     status: str | None = None
+
+    @classmethod
+    def _reshape(cls, data: dict[str, Any]) -> dict[str, Any]:
+        # Documented as ``Destination-Connection: {id, name}``; older answers give ``connection`` or the id.
+        for key in ("destination_connection", "connection"):
+            ref = data.get(key)
+            if isinstance(ref, dict):
+                ref = {to_snake(str(k)): v for k, v in ref.items()}
+                data.setdefault("connection_id", ref.get("id") or ref.get("connection_id"))
+                data.setdefault("connection_name", ref.get("name") or ref.get("connection_name"))
+                if data.get("connection_id") is None:
+                    data["connection_id"] = ref.get("id")
+            elif isinstance(ref, str) and not data.get("connection_name"):
+                data["connection_name"] = ref
+        return data
 
 
 class Pipeline(SyncModel):
@@ -375,13 +512,13 @@ class PipelineStep(SyncModel):
 
 
 class PipelineEvent(SyncModel):
-    """An event of a pipeline."""
+    """An event of a pipeline: a step that runs an API or Python script."""
 
     aliases: ClassVar[dict[str, str]] = {"event_id": "id"}
     id: OptionalStr = None
     name: str | None = None
-    trigger: str | None = None
-    action: str | None = None
+    script: str | None = None
+    labels: list[str] | None = None
 
 
 class User(SyncModel):

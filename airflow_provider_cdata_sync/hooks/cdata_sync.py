@@ -11,17 +11,22 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_cdata_sync import connection_form
 from airflow_provider_cdata_sync.client import (
-    AnyAsyncClient,
-    AnyClient,
+    AsyncCDataSyncClient,
+    AsyncCDataSyncV1Client,
     CDataSyncAuthenticationError,
+    CDataSyncClient,
     CDataSyncConfigError,
     CDataSyncError,
+    CDataSyncUnsupportedError,
+    CDataSyncV1Client,
     ClientConfig,
     RetrySettings,
     aconnect,
     connect,
 )
 from airflow_provider_cdata_sync.client.config import DEFAULT_PORT
+from airflow_provider_cdata_sync.client.connect import detect_api_version
+from airflow_provider_cdata_sync.client.control import AsyncRunControl, RunControlClient
 
 
 def _mask(secret: str | None) -> None:
@@ -194,41 +199,79 @@ class CDataSyncHook(BaseHook):
 
     # ---------------------------------------------------------------- clients
     @cached_property
-    def client(self) -> AnyClient:
+    def client(self) -> CDataSyncClient | CDataSyncV1Client:
         """The hook's synchronous client (one keep-alive connection pool for the hook's life), for the
         connection's API version; with ``auto`` the server is asked once, then remembered."""
         return connect(self.config)
 
-    def get_conn(self) -> AnyClient:
-        """The hook's synchronous client."""
+    def get_conn(self) -> RunControlClient:
+        """The hook's synchronous client (see :meth:`get_client`)."""
+        return self.get_client()
+
+    def get_client(self) -> RunControlClient:
+        """The hook's synchronous client for the connection's API version, typed by what both versions
+        offer: run control (``resolve_target``, ``start_run``, ``get_run``, ``cancel_and_watch``, ...).
+        For the resources of one version use :meth:`get_v2_client` or :meth:`get_v1_client`."""
         return self.client
 
-    def get_client(self) -> AnyClient:
-        """The hook's synchronous client (v2 or v1, same run-control interface)."""
-        return self.client
+    def get_v2_client(self) -> CDataSyncClient:
+        """The synchronous API v2 client (``client.jobs``, ``client.pipelines.steps``, ...); fails clearly
+        when the connection speaks v1."""
+        client = self.client
+        if not isinstance(client, CDataSyncClient):
+            raise CDataSyncUnsupportedError(
+                f"Connection {self.cdata_sync_conn_id!r} speaks the CData Sync API v1; this needs v2 "
+                "(Sync 26.x): "
+                "set the connection extra api_version to v2, or use get_v1_client()."
+            )
+        return client
+
+    def get_v1_client(self) -> CDataSyncV1Client:
+        """The synchronous API v1 (OData) client; fails clearly when the connection speaks v2."""
+        client = self.client
+        if not isinstance(client, CDataSyncV1Client):
+            raise CDataSyncUnsupportedError(
+                f"Connection {self.cdata_sync_conn_id!r} speaks the CData Sync API v2; use "
+                "get_v2_client(), or "
+                "set the connection extra api_version to v1."
+            )
+        return client
 
     async def aget_client(
         self, api_version: str | None = None, transport: httpx.AsyncBaseTransport | None = None
-    ) -> AnyAsyncClient:
+    ) -> AsyncCDataSyncClient | AsyncCDataSyncV1Client:
         """A new asynchronous client (close it with ``aclose``); safe inside a trigger's event loop.
 
         :param api_version: the version already detected (e.g. carried by a trigger), skipping ``auto``.
+        :param transport: another httpx transport (the poller's aiohttp pool).
         """
         return await aconnect(await self.aget_config(), api_version, transport)
 
+    async def aget_run_control(self, api_version: str | None = None) -> AsyncRunControl:
+        """A new asynchronous client typed by its run control (triggers).
+
+        :param api_version: the version already detected, skipping ``auto``.
+        """
+        return await self.aget_client(api_version)
+
     def console_url(self, kind: str, resource_id: str, run_id: str | None = None) -> str:
-        """The Sync console URL of a job, pipeline or transformation (and of one of its runs)."""
+        """The Sync console URL of a job, pipeline or transformation (and of one of its runs).
+
+        :param kind: ``job``, ``pipeline`` or ``transformation``.
+        :param resource_id: its id.
+        :param run_id: one of its runs.
+        """
         return console_url(self.config, kind, resource_id, run_id)
 
     # ---------------------------------------------------------------- test
     def test_connection(self) -> tuple[bool, str]:
-        """Check the URL and the token by listing workspaces (v2) or jobs; returns ``(ok, message)``."""
+        """Check the URL and the token by listing the workspace's jobs; returns ``(ok, message)``."""
         try:
             config = self.config
             quick = ClientConfig(**{**config.__dict__, "retry": RetrySettings(max_retries=0)})
-            client = connect(quick)
-            with client:
-                jobs = client.list_jobs()
+            version = config.api_version if config.api_version != "auto" else detect_api_version(quick)
+            with connect(quick, version) as client:
+                jobs = client.jobs.list()
                 return True, (
                     f"Connected to CData Sync at {config.base_url} (API {client.api_version}, "
                     f"{len(jobs)} job(s) in workspace {config.workspace!r})."

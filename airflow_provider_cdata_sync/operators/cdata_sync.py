@@ -1,25 +1,30 @@
-"""Operators that run CData Sync jobs, transformations and pipelines, wait for them (blocking or
-deferred), cancel what they started when killed or timed out, and copy the remote log into the task log."""
+"""Operators that run CData Sync jobs, transformations and pipelines, wait for them (blocking or deferred),
+cancel what they started when killed or timed out, and copy the remote log into the task log."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_cdata_sync.client import (
-    AnyClient,
+    CDATA_SYNC,
     CDataSyncConfigError,
     CDataSyncError,
     CDataSyncLookupError,
     CDataSyncUnsupportedError,
 )
-from airflow_provider_cdata_sync.client.models import Run
-from airflow_provider_cdata_sync.client.runs import Kind, RunLog, Target
+from airflow_provider_cdata_sync.client.control import (
+    CANCEL_WAIT_SECONDS,
+    CLOCK_SKEW,
+    Kind,
+    RunControl,
+    RunLog,
+    Target,
+)
+from airflow_provider_cdata_sync.client.models import Run, RunState
 from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
 from airflow_provider_cdata_sync.links.cdata_sync import (
     CONSOLE_URL_XCOM_KEY,
@@ -28,7 +33,12 @@ from airflow_provider_cdata_sync.links.cdata_sync import (
     CDataSyncPipelineLink,
     CDataSyncTransformationLink,
 )
-from airflow_provider_cdata_sync.operators.remote_run import CANCEL_WAIT_SECONDS, RemoteRunMixin
+from airflow_provider_cdata_sync.operators.remote_run import (
+    RemoteRunOperator,
+    default_deferrable,
+    task_refs,
+    try_number,
+)
 from airflow_provider_cdata_sync.reporting import (
     LogPrinter,
     failure_message,
@@ -36,32 +46,32 @@ from airflow_provider_cdata_sync.reporting import (
     run_summary,
     task_table,
 )
-from airflow_provider_cdata_sync.triggers.cdata_sync import (
-    EVENT_STATUSES,
-    CDataSyncJobTrigger,
-    CDataSyncPipelineTrigger,
-    CDataSyncRunTrigger,
-    CDataSyncTransformationTrigger,
-    is_transient,
-)
+from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncRunTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 TARGET_XCOM_KEY = "cdata_sync_target"
+#: Kept for code that imported it from here.
+_default_deferrable = default_deferrable
 
 
-def _default_deferrable() -> bool:
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+class _CDataSyncRunOperator(RemoteRunOperator):
+    """Shared logic of the CData Sync run operators: resolve, start (or reattach to) a run, stream and
+    report the remote log, judge the tasks. Waiting and cancelling: :class:`RemoteRunOperator`.
 
-
-class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
-    """Shared logic of the run operators: start (or reattach to) a run, wait, report, cancel."""
+    :param workspace: workspace id or name; the connection's by default (templated).
+    :param fetch_logs: copy the remote run log into the task log.
+    :param reuse_existing_run: when the target is already running (for example started by an earlier try
+        of this task whose worker died), follow that run instead of starting another. On by default.
+    :param fail_on_warnings: fail when the run finished with warnings.
+    :param log_max_lines: most remote log lines copied to the task log (the tail is kept).
+    :param log_max_bytes: most remote log bytes downloaded and copied (the tail is kept).
+    :param cdata_sync_conn_id: the Airflow connection.
+    """
 
     kind: ClassVar[Kind]
-    trigger_class: ClassVar[type[CDataSyncRunTrigger]]
-    service = "CData Sync"
-    client_error = CDataSyncError
+    profile = CDATA_SYNC
     run_id_xcom_key = RUN_ID_XCOM_KEY
     target_xcom_key = TARGET_XCOM_KEY
     ui_color = "#2d6cdf"
@@ -71,44 +81,36 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
         self,
         *,
         workspace: str | None = None,
-        wait_for_termination: bool = True,
-        deferrable: bool = _default_deferrable(),
-        check_interval: float = 30,
-        timeout: float | timedelta | None = None,
         fetch_logs: bool = True,
         reuse_existing_run: bool = True,
         fail_on_warnings: bool = False,
         log_max_lines: int = 1000,
         log_max_bytes: int = 1_000_000,
-        max_consecutive_poll_errors: int = 5,
         cdata_sync_conn_id: str = CDataSyncHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.workspace = workspace
-        self.wait_for_termination = wait_for_termination
-        self.deferrable = deferrable
-        self.check_interval = check_interval
-        self.timeout = timeout
         self.fetch_logs = fetch_logs
         self.reuse_existing_run = reuse_existing_run
         self.fail_on_warnings = fail_on_warnings
         self.log_max_lines = log_max_lines
         self.log_max_bytes = log_max_bytes
-        self.max_consecutive_poll_errors = max_consecutive_poll_errors
         self.cdata_sync_conn_id = cdata_sync_conn_id
-        self._active: tuple[Target, str | None] | None = None  # the run this try started and still watches
+        self._printer: LogPrinter | None = None
 
-    # ------------------------------------------------------------------ hooks
     @cached_property
     def hook(self) -> CDataSyncHook:
         """The hook for ``cdata_sync_conn_id``."""
         return CDataSyncHook(cdata_sync_conn_id=self.cdata_sync_conn_id)
 
     @property
-    def client(self) -> AnyClient:
-        """The hook's synchronous client."""
+    def client(self) -> RunControl:
+        """The hook's synchronous client (run control, whichever API version the connection speaks)."""
         return self.hook.get_client()
+
+    def _client(self) -> RunControl:
+        return self.client
 
     def _target_ref(self) -> str:
         raise NotImplementedError
@@ -116,40 +118,38 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
     def _task_refs(self) -> list[str] | None:
         return None
 
-    # ------------------------------------------------------------------ execute
-    def execute(self, context: Context) -> dict[str, Any]:
-        """Start the run (or follow the one already running), then wait as configured."""
-        deadline = self._deadline(context)
+    # ------------------------------------------------------------------ start
+    def _resolve(self, context: Context) -> Target:
         try:
-            target = self.client.resolve_target(self.kind, self._target_ref(), self.workspace)
-            run = self._start_or_reattach(target)
+            return self.client.resolve_target(self.kind, self._target_ref(), self.workspace)
         except (CDataSyncLookupError, CDataSyncConfigError, CDataSyncUnsupportedError) as exc:
             raise AirflowFailException(str(exc)) from exc
-        url = self.hook.console_url(target.kind, target.id, run.id)
-        self._push_early(context, target, run, url)
-        if not self.wait_for_termination:
-            self.log.info("Not waiting for run %s (wait_for_termination=False). Console: %s", run.id, url)
-            self._active = None
-            return run_summary(target, run, url)
-        if self.deferrable and not run.state.is_terminal:
-            self._defer(target, run, deadline)
-        final = run if run.state.is_terminal else self._wait_blocking(target, run, deadline)
-        return self._finish(target, final, url, streamed=self._printer)
 
-    def _start_or_reattach(self, target: Target) -> Run:
+    def _start(self, context: Context, target: Target, previous: Run | None) -> Run:
+        try:
+            return self._start_or_reattach(context, target, previous)
+        except (CDataSyncLookupError, CDataSyncConfigError, CDataSyncUnsupportedError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    def _task_refs_for(self, context: Context, target: Target, previous: Run | None) -> list[str] | None:
+        """The tasks to run: the ones asked for; with ``retry_from_failure`` on a retry, only those that did
+        not succeed in the previous try's run."""
+        return self._task_refs()
+
+    def _start_or_reattach(self, context: Context, target: Target, previous: Run | None) -> Run:
         if self.reuse_existing_run:
             current = self.client.current_run(target)
             if current is not None:
                 self.log.info(
-                    "CData Sync %s %r is already running (run %s): following that run instead of starting "
+                    "CData Sync %s is already running (run %s): following that run instead of starting "
                     "another (reuse_existing_run=True).",
-                    target.kind,
-                    target.name,
+                    target.label,
                     current.id,
                 )
                 self._active = (target, current.id)
                 return current
-        task_ids = self.client.resolve_tasks(target, self._task_refs() or []) if self._task_refs() else None
+        refs = self._task_refs_for(context, target, previous)
+        task_ids = self.client.resolve_tasks(target, refs) if refs else None
         self._active = (target, None)  # from here on, a kill must cancel whatever started
         run = self.client.start_run(target, task_ids)
         self._active = (target, run.id)
@@ -163,106 +163,38 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
         )
         return run
 
-    def _push_early(self, context: Context, target: Target, run: Run, url: str) -> None:
-        """Run id and console URL go to XCom before any waiting (links work while it runs or fails)."""
+    def _console_url(self, target: Target, run_id: str | None) -> str:
+        return self.hook.console_url(target.kind, target.id, run_id)
+
+    def _push_early(self, context: Context, target: Target, run: Run, url: str | None) -> None:
+        super()._push_early(context, target, run, url)
         ti = context["ti"]
-        ti.xcom_push(key=RUN_ID_XCOM_KEY, value=run.id)
         ti.xcom_push(key=CONSOLE_URL_XCOM_KEY, value=url)
-        ti.xcom_push(key=TARGET_XCOM_KEY, value=target.to_dict())
         for link in self.operator_extra_links:
             # BaseOperatorLink.xcom_key is Airflow 3 only; 2.x gets the same key (its get_link reads ours).
             ti.xcom_push(key=getattr(link, "xcom_key", f"_link_{type(link).__name__}"), value=url)
         self.log.info("CData Sync console: %s", url)
 
-    # ------------------------------------------------------------------ deferred
-    def _defer(self, target: Target, run: Run, deadline: float | None) -> None:
-        trigger = self.trigger_class(
+    def _trigger(self, target: Target, run: Run, deadline: float | None) -> CDataSyncRunTrigger:
+        return CDataSyncRunTrigger(
             conn_id=self.cdata_sync_conn_id,
             target=target.to_dict(),
             run_id=run.id,
             poll_interval=self.check_interval,
             end_time=deadline,
             max_consecutive_errors=self.max_consecutive_poll_errors,
+            after=None if run.id or self._started_after is None else self._started_after.isoformat(),
         )
-        self.log.info("Deferring until run %s of %s %r finishes.", run.id, target.kind, target.name)
-        # Airflow's own deferral timeout is only a backstop, a minute after the trigger's deadline: the
-        # trigger reports the timeout first so that execute_complete can cancel the run.
-        backstop = None if deadline is None else timedelta(seconds=max(deadline - time.time(), 0) + 60)
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=backstop)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: validate its event, cancel on timeout, report, fail or return."""
-        target, run_id, status = self._validate_event(event)
-        assert event is not None
-        self._active = (target, run_id)
-        url = self.hook.console_url(target.kind, target.id, run_id)
-        if status == "timeout":
-            self._cancel_and_fail(target, run_id, event.get("message") or "timed out")
-        if status == "error":
-            raise AirflowException(
-                f"Waiting for CData Sync {target.kind} {target.name!r} failed: {event['message']}"
-            )
-        run = Run.model_validate(event["run"])
-        return self._finish(target, run, url, streamed=None)
-
-    def _validate_event(self, event: dict[str, Any] | None) -> tuple[Target, str | None, str]:
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "target" not in event:
-            raise AirflowException(f"Unexpected event from the CData Sync trigger: {event!r}")
-        target = Target.from_dict(event["target"])
-        if target.kind != self.kind:
-            raise AirflowException(f"The trigger reported a {target.kind}, this operator runs a {self.kind}.")
-        status = str(event["status"])
-        if status in ("success", "failed", "cancelled") and not isinstance(event.get("run"), dict):
-            raise AirflowException(f"The trigger's {status} event carries no run: {event!r}")
-        return target, event.get("run_id"), status
-
-    # ------------------------------------------------------------------ blocking
-    _printer: LogPrinter | None = None
-
+    # ------------------------------------------------------------------ blocking progress
     def _wait_blocking(self, target: Target, run: Run, deadline: float | None) -> Run:
-        """Poll every ``check_interval`` seconds, streaming new remote log lines, until the run ends."""
         self._printer = LogPrinter(self.log_max_lines, self.log_max_bytes) if self.fetch_logs else None
-        errors = 0
-        unknown_polls = 0
-        while True:
-            remaining = None if deadline is None else deadline - time.time()
-            if remaining is not None and remaining <= 0:
-                self._cancel_and_fail(target, run.id, "timed out")
-            time.sleep(self.check_interval if remaining is None else min(self.check_interval, remaining))
-            try:
-                run = self.client.get_run(target, run.id) if run.id else self._current_or_latest(target, run)
-            except CDataSyncError as exc:
-                errors += 1
-                if not is_transient(exc) or errors > self.max_consecutive_poll_errors:
-                    raise AirflowException(f"Polling CData Sync failed ({errors} in a row): {exc}") from exc
-                self.log.warning("Poll %d of CData Sync failed (%s); polling on.", errors, exc)
-                continue
-            errors = 0
-            self.log.info("CData Sync %s %r run %s: %s", target.kind, target.name, run.id, run.status)
-            self._stream_log(target, run)
-            if run.state.value == "unknown":
-                unknown_polls += 1
-                self.log.warning(
-                    "CData Sync reports an unknown status %r for run %s (%d in a row): not success; "
-                    "polling on.",
-                    run.status,
-                    run.id,
-                    unknown_polls,
-                )
-                if unknown_polls >= 10:
-                    raise AirflowException(
-                        f"CData Sync kept reporting the unknown status {run.status!r} for run {run.id}; "
-                        "it is not treated as success."
-                    )
-                continue
-            unknown_polls = 0
-            if run.state.is_terminal:
-                return run
+        return super()._wait_blocking(target, run, deadline)
 
-    def _current_or_latest(self, target: Target, previous: Run) -> Run:
-        return self.client.current_run(target) or self.client.latest_run(target) or previous
-
-    def _stream_log(self, target: Target, run: Run) -> None:
+    def _progress(self, target: Target, run: Run | None) -> None:
+        if run is None:
+            return
+        self.log.info("CData Sync %s run %s: %s", target.label, run.id, run.status)
         if self._printer is None or not run.log_file:
             return
         log = self._fetch_log(target, run, quiet=True)
@@ -281,7 +213,7 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
                 )
             return None
 
-    def _report_log(self, target: Target, run: Run, printer: LogPrinter | None) -> None:
+    def _report_log(self, target: Target, run: Run) -> None:
         if not self.fetch_logs:
             return
         log = self._fetch_log(target, run)
@@ -290,13 +222,16 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
                 "No CData Sync log was found for run %s (the run's result is not affected).", run.id
             )
             return
-        printer = printer or LogPrinter(self.log_max_lines, self.log_max_bytes)
+        printer = self._printer or LogPrinter(self.log_max_lines, self.log_max_bytes)
         for line in grouped(printer.final(log)):
             self.log.info("%s", line)
 
-    def _finish(self, target: Target, run: Run, url: str, *, streamed: LogPrinter | None) -> dict[str, Any]:
+    def _summary(self, target: Target, run: Run, url: str | None) -> dict[str, Any]:
+        return run_summary(target, run, url)
+
+    def _finish(self, context: Context, target: Target, run: Run, url: str | None) -> dict[str, Any]:
         self._active = None
-        self._report_log(target, run, streamed)
+        self._report_log(target, run)
         if run.tasks:
             for line in task_table(run):
                 self.log.info("%s", line)
@@ -305,9 +240,8 @@ class _CDataSyncRunOperator(RemoteRunMixin, BaseOperator):
         if problem:
             raise AirflowException(f"{problem} Console: {url}")
         self.log.info(
-            "CData Sync %s %r run %s finished: %s, %s record(s).",
-            target.kind,
-            target.name,
+            "CData Sync %s run %s finished: %s, %s record(s).",
+            target.label,
             run.id,
             run.status,
             summary["records_affected"],
@@ -332,38 +266,87 @@ class CDataSyncRunJobOperator(_CDataSyncRunOperator):
     :param fail_on_warnings: fail when the run finished with warnings.
     :param log_max_lines: most remote log lines copied to the task log (the tail is kept).
     :param log_max_bytes: most remote log bytes downloaded and copied (the tail is kept).
+    :param max_consecutive_poll_errors: transient poll failures in a row before the task fails.
+    :param retry_from_failure: on try 2 and later (never on a first try), run only the tasks that did not
+        succeed in the previous try's run (the run comes from the task state store on Airflow 3.3+, else
+        the job's latest run during this DAG run).
+    :param durable: keep the run id in the task state store (Airflow 3.3+) so a retry reattaches to it.
+    :param trigger_queue: the triggerer queue of the deferred wait (Airflow 3.2+).
     :param cdata_sync_conn_id: the Airflow connection.
     """
 
     kind = "job"
-    trigger_class = CDataSyncJobTrigger
+    kinds = ("job",)
     template_fields: Sequence[str] = ("job", "tasks", "workspace")
     operator_extra_links = (CDataSyncJobLink(),)
 
-    def __init__(self, *, job: str, tasks: Sequence[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        job: str,
+        tasks: Sequence[str] | str | None = None,
+        retry_from_failure: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.job = job
         self.tasks = tasks
+        self.retry_from_failure = retry_from_failure
 
     def _target_ref(self) -> str:
         return str(self.job)
 
     def _task_refs(self) -> list[str] | None:
-        if self.tasks is None:
+        return task_refs(self.tasks)
+
+    def _task_refs_for(self, context: Context, target: Target, previous: Run | None) -> list[str] | None:
+        attempt = try_number(context)
+        if not self.retry_from_failure or attempt < 2:
+            return self._task_refs()
+        previous = previous or self._previous_try_run(context, target)
+        if previous is None:
+            self.log.info(
+                "retry_from_failure: no run of an earlier try was found; try %d runs all tasks.", attempt
+            )
+            return self._task_refs()
+        redo = [task for task in previous.tasks if task.state not in (RunState.SUCCESS, RunState.WARNING)]
+        if not redo:
+            self.log.info(
+                "retry_from_failure: run %s of the previous try ended %s with no failed task; try %d runs "
+                "all tasks.",
+                previous.id,
+                previous.status,
+                attempt,
+            )
+            return self._task_refs()
+        self.log.info(
+            "retry_from_failure: try %d re-runs only the %d task(s) that did not succeed in run %s: %s.",
+            attempt,
+            len(redo),
+            previous.id,
+            ", ".join(f"{task.label} ({task.state.value})" for task in redo),
+        )
+        return [str(task.task_id or task.table or task.query) for task in redo]
+
+    def _previous_try_run(self, context: Context, target: Target) -> Run | None:
+        """Without a task state store: the job's latest run, if it started during this DAG run."""
+        dag_run = context.get("dag_run")
+        started = getattr(dag_run, "start_date", None)
+        latest = self.client.latest_run(target)
+        if latest is None or started is None or latest.start_time is None:
             return None
-        if isinstance(self.tasks, str):
-            return [part.strip() for part in self.tasks.split(",") if part.strip()]
-        return [str(task) for task in self.tasks]
+        return latest if latest.start_time >= started - CLOCK_SKEW else None
 
 
 class CDataSyncRunTransformationOperator(_CDataSyncRunOperator):
-    """Run a CData Sync transformation and wait for it (parameters as for the job operator).
+    """Run a CData Sync transformation and wait for it (other parameters as for
+    :class:`CDataSyncRunJobOperator`).
 
     :param transformation: transformation id or name (templated).
     """
 
     kind = "transformation"
-    trigger_class = CDataSyncTransformationTrigger
+    kinds = ("transformation",)
     template_fields: Sequence[str] = ("transformation", "workspace")
     operator_extra_links = (CDataSyncTransformationLink(),)
 
@@ -376,13 +359,14 @@ class CDataSyncRunTransformationOperator(_CDataSyncRunOperator):
 
 
 class CDataSyncRunPipelineOperator(_CDataSyncRunOperator):
-    """Run a CData Sync pipeline and wait for it (parameters as for the job operator).
+    """Run a CData Sync pipeline and wait for it (other parameters as for :class:`CDataSyncRunJobOperator`;
+    pipelines need the API v2).
 
     :param pipeline: pipeline id or name (templated).
     """
 
     kind = "pipeline"
-    trigger_class = CDataSyncPipelineTrigger
+    kinds = ("pipeline",)
     template_fields: Sequence[str] = ("pipeline", "workspace")
     operator_extra_links = (CDataSyncPipelineLink(),)
 
@@ -420,22 +404,22 @@ class _CDataSyncCancelOperator(BaseOperator):
         client = CDataSyncHook(cdata_sync_conn_id=self.cdata_sync_conn_id).get_client()
         try:
             target = client.resolve_target(self.kind, self._target_ref(), self.workspace)
-        except (CDataSyncLookupError, CDataSyncConfigError) as exc:
+        except (CDataSyncLookupError, CDataSyncConfigError, CDataSyncUnsupportedError) as exc:
             raise AirflowFailException(str(exc)) from exc
         current = client.current_run(target)
         if current is None:
-            self.log.info("CData Sync %s %r is not running: nothing to cancel.", target.kind, target.name)
+            self.log.info("CData Sync %s is not running: nothing to cancel.", target.label)
             return None
-        self.log.info("Cancelling CData Sync %s %r run %s.", target.kind, target.name, current.id)
-        client.cancel_run(target)
-        run = current
-        end = time.time() + (CANCEL_WAIT_SECONDS if self.wait_for_cancel else 0)
-        while self.wait_for_cancel and time.time() < end and current.id:
-            run = client.get_run(target, current.id)
-            if run.state.is_terminal:
-                break
-            time.sleep(1.0)
-        self.log.info("CData Sync %s %r run %s is now %s.", target.kind, target.name, run.id, run.status)
+        self.log.info("Cancelling CData Sync %s run %s.", target.label, current.id)
+        outcome = client.cancel_and_watch(
+            target, current.id, wait_seconds=CANCEL_WAIT_SECONDS if self.wait_for_cancel else 0.0
+        )
+        if outcome.outcome == "not_ours":
+            raise AirflowException(
+                f"CData Sync {target.label}: another run started meanwhile; {outcome.message}."
+            )
+        run = outcome.run or current
+        self.log.info("CData Sync %s run %s is now %s.", target.label, run.id, run.status)
         return run_summary(target, run)
 
 
@@ -443,6 +427,9 @@ class CDataSyncCancelJobOperator(_CDataSyncCancelOperator):
     """Cancel the running run of a CData Sync job.
 
     :param job: job id or name (templated).
+    :param workspace: workspace id or name; the connection's by default (templated).
+    :param wait_for_cancel: wait until the run reports it stopped (up to 25 s).
+    :param cdata_sync_conn_id: the Airflow connection.
     """
 
     kind = "job"
@@ -460,6 +447,9 @@ class CDataSyncCancelPipelineOperator(_CDataSyncCancelOperator):
     """Cancel the running run of a CData Sync pipeline.
 
     :param pipeline: pipeline id or name (templated).
+    :param workspace: workspace id or name; the connection's by default (templated).
+    :param wait_for_cancel: wait until the run reports it stopped (up to 25 s).
+    :param cdata_sync_conn_id: the Airflow connection.
     """
 
     kind = "pipeline"
@@ -471,3 +461,12 @@ class CDataSyncCancelPipelineOperator(_CDataSyncCancelOperator):
 
     def _target_ref(self) -> str:
         return str(self.pipeline)
+
+
+__all__ = [
+    "CDataSyncCancelJobOperator",
+    "CDataSyncCancelPipelineOperator",
+    "CDataSyncRunJobOperator",
+    "CDataSyncRunPipelineOperator",
+    "CDataSyncRunTransformationOperator",
+]

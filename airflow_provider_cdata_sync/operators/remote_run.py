@@ -1,22 +1,86 @@
-"""What every run-and-wait operator of this provider does to leave nothing running: the wait's deadline,
-cancelling only the run it owns and watching the cancel take effect, on timeout, on kill and when Airflow
-fails a deferral itself. Shared by the CData Sync and AI Squared operators."""
+"""What every run-and-wait operator of this provider does, written once: start (or follow) a remote run, push
+its id and console URL to XCom before waiting, wait blocking or deferred, and leave nothing running: on
+timeout, ``execution_timeout``, kill, and when Airflow fails a deferral itself, the run this task owns is
+cancelled and watched until it stops. The waiting decisions come from the engine's
+:class:`~airflow_provider_cdata_sync.client.control.WaitMachine`, the cancel from its ``cancel_and_watch``;
+each service (CData Sync, AI Squared) only says how to start, look and report."""
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
 
-from airflow_provider_cdata_sync.client.runs import Target
+from airflow_provider_cdata_sync.client.control import (
+    CLOCK_SKEW,
+    Finished,
+    Poll,
+    RunControl,
+    RunEvent,
+    Target,
+    WaitMachine,
+    WaitSettings,
+)
+from airflow_provider_cdata_sync.client.errors import ServiceError, ServiceProfile
+from airflow_provider_cdata_sync.client.models import Run
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: How long to wait for a cancel to take effect before giving up watching it.
-CANCEL_WAIT_SECONDS = 30.0
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` (False when unset)."""
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class DurableRun:
+    """The remote run this task instance owns, kept in Airflow 3.3's task state store, which (unlike XCom)
+    survives a retry: a try after a killed worker finds the run the earlier try started. Where there is no
+    store (Airflow < 3.3) every method is a no-op and reattaching relies on the server (the target's
+    current run).
+
+    :param context: the task's context.
+    :param key: the store key (one per operator class).
+    """
+
+    def __init__(self, context: Context, key: str) -> None:
+        self.store: Any = context.get("task_state_store")
+        self.key = key
+
+    @property
+    def available(self) -> bool:
+        """Whether this Airflow has a task state store."""
+        return self.store is not None
+
+    def load(self, target: Target) -> dict[str, Any] | None:
+        """What an earlier try saved for this target, if anything."""
+        if self.store is None:
+            return None
+        saved = self.store.get(self.key)
+        if not isinstance(saved, dict):
+            return None
+        same = isinstance(saved.get("target"), dict) and saved["target"].get("id") == target.id
+        return saved if same else None
+
+    def save(self, target: Target, run: Run, started_after: datetime | None, try_number: int | None) -> None:
+        """Remember the run before waiting for it (blocking or deferred)."""
+        if self.store is None:
+            return
+        value = {
+            "target": target.to_dict(),
+            "run_id": run.id,
+            "started_after": started_after.isoformat() if started_after else None,
+            "try_number": try_number,
+        }
+        self.store.set(self.key, value)
+
+    def forget(self) -> None:
+        """The run ended and was reported: a later clear of this task starts a new run."""
+        if self.store is not None:
+            self.store.delete(self.key)
 
 
 def seconds(value: float | timedelta | None) -> float | None:
@@ -26,25 +90,163 @@ def seconds(value: float | timedelta | None) -> float | None:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-class RemoteRunMixin:
-    """Mix into a ``BaseOperator`` (before it) whose ``client`` has ``current_run``, ``cancel_run`` and
-    ``get_run`` for a :class:`Target`, and which keeps ``self._active = (target, run_id)`` while it owns a
-    run and pushes the target and run id to XCom under ``target_xcom_key`` / ``run_id_xcom_key``."""
+class RemoteRunOperator(BaseOperator):
+    """Base of the run operators: start a run of a target, wait for it, report, cancel what it owns.
 
-    service: ClassVar[str]
-    client_error: ClassVar[type[Exception]]
+    Subclasses set the class attributes and implement :meth:`_client`, :meth:`_resolve`, :meth:`_start`,
+    :meth:`_trigger` and :meth:`_finish`.
+
+    :param wait_for_termination: wait for the run to finish (default True).
+    :param deferrable: wait in the triggerer, freeing the worker slot.
+    :param check_interval: seconds between status polls.
+    :param timeout: longest wait for the run (seconds or timedelta); the run is cancelled when it passes.
+    :param max_consecutive_poll_errors: transient poll failures in a row before the task fails.
+    :param durable: on Airflow 3.3+, keep the remote run id in the task state store before waiting, so
+        that a retry after a lost worker reattaches to the same run while it runs, returns its result if it
+        already succeeded, and starts a new one only if it failed (default True).
+    :param trigger_queue: the triggerer queue the deferred wait runs in (Airflow 3.2+ with
+        ``[triggerer] queues_enabled``; ignored elsewhere).
+    """
+
+    profile: ClassVar[ServiceProfile]
+    run_model: ClassVar[type[Run]] = Run
+    kinds: ClassVar[tuple[str, ...]]
     run_id_xcom_key: ClassVar[str]
     target_xcom_key: ClassVar[str]
 
-    # Provided by the operator.
-    log: Any
-    client: Any
-    timeout: float | timedelta | None
-    execution_timeout: timedelta | None
-    _active: tuple[Target, str | None] | None
+    def __init__(
+        self,
+        *,
+        wait_for_termination: bool = True,
+        deferrable: bool = default_deferrable(),
+        check_interval: float = 30,
+        timeout: float | timedelta | None = None,
+        max_consecutive_poll_errors: int = 5,
+        durable: bool = True,
+        trigger_queue: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_termination = wait_for_termination
+        self.deferrable = deferrable
+        self.check_interval = check_interval
+        self.timeout = timeout
+        self.max_consecutive_poll_errors = max_consecutive_poll_errors
+        self.durable = durable
+        self.trigger_queue = trigger_queue
+        #: The run this try started (or follows) and still owns: what on_kill cancels.
+        self._active: tuple[Target, str | None] | None = None
+        #: Runs started after this moment may be ours (for servers whose start answer has no run id).
+        self._started_after: datetime | None = None
 
-    def _label(self, target: Target) -> str:
-        return f"{self.service} {target.kind} {target.name!r}"
+    # ------------------------------------------------------------------ to implement
+    def _client(self) -> RunControl:
+        """The synchronous client."""
+        raise NotImplementedError
+
+    def _resolve(self, context: Context) -> Target:
+        """The target this task runs (bad input raises ``AirflowFailException``)."""
+        raise NotImplementedError
+
+    def _start(self, context: Context, target: Target, previous: Run | None) -> Run:
+        """Start a run (or follow the active one); set ``self._active`` before starting.
+
+        :param previous: this task's run from an earlier try that failed (durable runs), if any.
+        """
+        raise NotImplementedError
+
+    def _succeeded(self, target: Target, run: Run) -> bool:
+        """Whether a finished run counts as a success (an earlier try's run is then reported, not redone)."""
+        return run.state.value in ("success", "warning") and not run.failed_tasks
+
+    def _console_url(self, target: Target, run_id: str | None) -> str | None:
+        """The console URL of the run, when the service has one."""
+        return None
+
+    def _trigger(self, target: Target, run: Run, deadline: float | None) -> Any:
+        """The trigger that waits for the run in the triggerer."""
+        raise NotImplementedError
+
+    def _progress(self, target: Target, run: Run | None) -> None:
+        """Called after each blocking poll (log lines, status changes)."""
+
+    def _finish(self, context: Context, target: Target, run: Run, url: str | None) -> dict[str, Any]:
+        """Report the finished run: return its summary or raise why it fails the task."""
+        raise NotImplementedError
+
+    def _summary(self, target: Target, run: Run, url: str | None) -> dict[str, Any]:
+        """The JSON-safe summary of a run not waited for."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ execute
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Start the run (or follow the one already running), then wait as configured."""
+        deadline = self._deadline(context)
+        target = self._resolve(context)
+        durable = DurableRun(context, self.run_id_xcom_key) if self.durable else None
+        run, previous = self._resume(target, durable) if durable else (None, None)
+        if run is None:
+            self._started_after = datetime.now(timezone.utc) - CLOCK_SKEW
+            run = self._start(context, target, previous)
+            if durable is not None:
+                durable.save(target, run, self._started_after, _try_number(context))
+        url = self._console_url(target, run.id)
+        self._push_early(context, target, run, url)
+        if not self.wait_for_termination:
+            self.log.info("Not waiting for run %s (wait_for_termination=False).", run.id)
+            self._active = None
+            return self._summary(target, run, url)
+        if self.deferrable and not run.state.is_terminal:
+            self._defer(target, run, deadline)
+        final = run if run.state.is_terminal else self._wait_blocking(target, run, deadline)
+        return self._report(context, target, final)
+
+    def _resume(self, target: Target, durable: DurableRun) -> tuple[Run | None, Run | None]:
+        """The run an earlier try of this task saved: (the run to follow or report, None) while it runs or
+        when it succeeded; (None, the failed run) when a new run must start."""
+        saved = durable.load(target)
+        if saved is None:
+            return None, None
+        after = saved.get("started_after")
+        self._started_after = datetime.fromisoformat(after) if after else None
+        try:
+            run = self._client().look(target, saved.get("run_id"), self._started_after)
+        except ServiceError as exc:
+            self.log.warning("The run saved by an earlier try cannot be read (%s): starting a new one.", exc)
+            return None, None
+        tried = saved.get("try_number")
+        if run is None:
+            return None, None
+        name = self.profile.name
+        if not run.state.is_terminal:
+            self.log.info(
+                "Reattaching to %s %s run %s, started by try %s of this task (kept in the task state store).",
+                name,
+                target.label,
+                run.id,
+                tried,
+            )
+            self._active = (target, run.id)
+            return run, None
+        if self._succeeded(target, run):
+            self.log.info(
+                "%s %s run %s, started by try %s of this task, already succeeded: reporting it instead of "
+                "starting another.",
+                name,
+                target.label,
+                run.id,
+                tried,
+            )
+            return run, None
+        self.log.info(
+            "%s %s run %s of try %s ended %s: starting a new run.",
+            name,
+            target.label,
+            run.id,
+            tried,
+            run.status,
+        )
+        return None, run
 
     def _deadline(self, context: Context) -> float | None:
         """Wall-clock end of the wait: ``timeout`` from now, and just before ``execution_timeout`` runs out
@@ -61,10 +263,100 @@ class RemoteRunMixin:
             ends.append(started + execution_timeout - margin)
         return min(ends) if ends else None
 
+    def _push_early(self, context: Context, target: Target, run: Run, url: str | None) -> None:
+        """The run id (and console URL) go to XCom before any waiting: links work while it runs or fails."""
+        ti = context["ti"]
+        ti.xcom_push(key=self.run_id_xcom_key, value=run.id)
+        ti.xcom_push(key=self.target_xcom_key, value=target.to_dict())
+
+    # ------------------------------------------------------------------ deferred
+    def _defer(self, target: Target, run: Run, deadline: float | None) -> None:
+        self.log.info("Deferring until run %s of %s %s finishes.", run.id, self.profile.name, target.label)
+        # Airflow's own deferral timeout is only a backstop, a minute after the trigger's deadline: the
+        # trigger reports the timeout first so that execute_complete can cancel the run.
+        backstop = None if deadline is None else timedelta(seconds=max(deadline - time.time(), 0) + 60)
+        if self.trigger_queue:
+            # Airflow gives the trigger the deferring task's queue (with [triggerer] queues_enabled): this
+            # changes the queue of this deferral only; the task itself already runs on its worker.
+            self.queue = self.trigger_queue
+        self.defer(
+            trigger=self._trigger(target, run, deadline), method_name="execute_complete", timeout=backstop
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: validate its event, cancel on timeout, report, fail or return."""
+        try:
+            outcome = RunEvent.from_payload(
+                event, run_model=self.run_model, kinds=self.kinds, service=self.profile.name
+            )
+        except ValueError as exc:
+            raise AirflowException(str(exc)) from None
+        target = outcome.target
+        self._active = (target, outcome.run_id)
+        return self._conclude(context, outcome)
+
+    def _conclude(self, context: Context, outcome: RunEvent) -> dict[str, Any]:
+        target = outcome.target
+        if outcome.status == "timeout":
+            self._cancel_and_fail(target, outcome.run_id, outcome.message or "timed out")
+        if outcome.status == "error" or outcome.run is None:
+            self._active = None
+            raise AirflowException(
+                f"Waiting for {self.profile.name} {target.label} failed: {outcome.message}"
+            )
+        self._active = None
+        return self._report(context, target, outcome.run)
+
+    def _report(self, context: Context, target: Target, run: Run) -> dict[str, Any]:
+        """Report the finished run. A run that succeeded is then forgotten (a clear of the task starts a
+        new run); a failed one stays known to the next try (which starts anew, or re-runs what failed)."""
+        summary = self._finish(context, target, run, self._console_url(target, run.id))
+        if self.durable:
+            DurableRun(context, self.run_id_xcom_key).forget()
+        return summary
+
+    # ------------------------------------------------------------------ blocking
+    def _wait_blocking(self, target: Target, run: Run, deadline: float | None) -> Run:
+        """Poll every ``check_interval`` seconds until the run ends, driving the engine's wait machine."""
+        machine = WaitMachine(
+            self.profile.name,
+            target,
+            run.id,
+            WaitSettings(float(self.check_interval), deadline, self.max_consecutive_poll_errors),
+        )
+        client = self._client()
+        decision = machine.begin(immediately=False)
+        while isinstance(decision, Poll):
+            time.sleep(decision.after)
+            machine.looking()
+            try:
+                seen = client.look(target, machine.run_id, self._started_after)  # type: ignore[attr-defined]
+            except ServiceError as exc:
+                decision = machine.failed(exc)
+            else:
+                if seen is not None and seen.id and self._active is not None and self._active[1] is None:
+                    self._active = (target, seen.id)
+                self._progress(target, seen)
+                decision = machine.observed(seen)
+            for warning in machine.take_warnings():
+                self.log.warning("%s", warning)
+        assert isinstance(decision, Finished)
+        outcome = decision.event
+        if outcome.status == "timeout":
+            self._cancel_and_fail(target, outcome.run_id, "timed out")
+        if outcome.status == "error" and machine.errors:
+            raise AirflowException(
+                f"Polling {self.profile.name} failed ({machine.errors} in a row): {machine.last_error}"
+            )
+        if outcome.status == "error" or outcome.run is None:
+            raise AirflowException(f"Polling {self.profile.name} failed: {outcome.message}")
+        return outcome.run
+
+    # ------------------------------------------------------------------ cancelling
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """When Airflow fails the deferral itself (its timeout, a trigger crash), cancel the run first."""
         try:
-            return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
+            return super().resume_execution(next_method, next_kwargs, context)
         except Exception:
             if next_method == "__fail__":
                 self._cancel_from_xcom(context)
@@ -78,7 +370,7 @@ class RemoteRunMixin:
             )
             run_id = ti.xcom_pull(task_ids=ti.task_id, key=self.run_id_xcom_key, map_indexes=ti.map_index)
         except Exception as exc:  # best effort
-            self.log.error("Cannot find the %s run to cancel: %s", self.service, exc)
+            self.log.error("Cannot find the %s run to cancel: %s", self.profile.name, exc)
             return
         if isinstance(target_data, dict):
             self._cancel(Target.from_dict(target_data), run_id, "the deferral failed or timed out")
@@ -86,39 +378,19 @@ class RemoteRunMixin:
     def _cancel_and_fail(self, target: Target, run_id: str | None, why: str) -> NoReturn:
         self._cancel(target, run_id, why)
         self._active = None
-        raise AirflowException(f"{self._label(target)} run {run_id}: {why}; the run was cancelled.")
+        raise AirflowException(
+            f"{self.profile.name} {target.label} run {run_id}: {why}; the run was cancelled."
+        )
 
     def _cancel(self, target: Target, run_id: str | None, why: str) -> None:
-        """Cancel the run and wait briefly until the server says it stopped (best effort, logged)."""
-        self.log.warning("Cancelling %s run %s (%s).", self._label(target), run_id, why)
+        """Cancel the run this task owns and watch it stop (best effort, logged): never another run."""
+        self.log.warning("Cancelling %s %s run %s (%s).", self.profile.name, target.label, run_id, why)
         try:
-            current = self.client.current_run(target)
-            if run_id:  # cancel acts on whatever runs now: never cancel a run this task does not own
-                if current is None or (current.id and current.id != str(run_id)):
-                    self.log.info("%s run %s is no longer running: nothing to cancel.", self.service, run_id)
-                    return
-            else:  # killed before the answer to "execute" came: the run that runs now is the one to watch
-                run_id = current.id if current is not None else None
-            self.client.cancel_run(target)
-        except self.client_error as exc:
-            self.log.error("Could not cancel %s run %s: %s", self._label(target), run_id, exc)
+            outcome = self._client().cancel_and_watch(target, run_id)
+        except ServiceError as exc:
+            self.log.error("Could not cancel %s %s run %s: %s", self.profile.name, target.label, run_id, exc)
             return
-        self._until_stopped(target, run_id)
-
-    def _until_stopped(self, target: Target, run_id: str | None) -> None:
-        end = time.time() + CANCEL_WAIT_SECONDS
-        while time.time() < end:
-            try:
-                run = self.client.get_run(target, run_id) if run_id else None
-            except self.client_error:
-                run = None
-            if run is None or run.state.is_terminal:
-                self.log.info("%s run %s is %s.", self.service, run_id, run.status if run else "stopped")
-                return
-            time.sleep(1.0)
-        self.log.warning(
-            "%s run %s had not stopped %.0f s after the cancel.", self.service, run_id, CANCEL_WAIT_SECONDS
-        )
+        self.log.info("%s %s: %s.", self.profile.name, target.label, outcome.message)
 
     def on_kill(self) -> None:
         """Cancel the run this task started, if it is still going (best effort, logged)."""
@@ -127,3 +399,22 @@ class RemoteRunMixin:
         target, run_id = self._active
         self._cancel(target, run_id, "the Airflow task was killed")
         self._active = None
+
+
+def _try_number(context: Context) -> int | None:
+    number = getattr(context.get("ti"), "try_number", None)
+    return number if isinstance(number, int) else None
+
+
+def try_number(context: Context) -> int:
+    """This try's number (1 for the first try)."""
+    return _try_number(context) or 1
+
+
+def task_refs(tasks: str | Sequence[str] | None) -> list[str] | None:
+    """Task references given as a list or a comma-separated string (templates render to strings)."""
+    if tasks is None:
+        return None
+    if isinstance(tasks, str):
+        return [part.strip() for part in tasks.split(",") if part.strip()]
+    return [str(task) for task in tasks]

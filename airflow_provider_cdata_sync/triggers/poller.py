@@ -29,13 +29,15 @@ from typing import Any
 import httpx
 
 from airflow_provider_cdata_sync.client import (
-    AnyAsyncClient,
     AsyncCDataSyncV1Client,
+    AsyncRunClient,
     CDataSyncTransportError,
     RunState,
 )
+from airflow_provider_cdata_sync.client.control import Target
 from airflow_provider_cdata_sync.client.models import Run
-from airflow_provider_cdata_sync.client.runs import Target
+
+AnyAsyncClient = AsyncRunClient
 
 #: Most history GETs in flight at once per poller: a burst of finishing runs must not flood the server,
 #: and a small pool keeps the client's connection bookkeeping cheap (measured: 8 beats 32).
@@ -196,7 +198,7 @@ class SharedPoller:
         if isinstance(client, AsyncCDataSyncV1Client):
             if kind != "job":
                 return {}
-            rows = await client.get_job_status()
+            rows = await client.jobs.status()
             return {
                 str(row.get("JobId") or row.get("JobName")): (row.get("Status"), _text(row.get("LastRunId")))
                 for row in rows

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo
+from cdata_sync_emulator.testing import count_rows
 
 from airflow_provider_cdata_sync.aisquared import (
     AISquaredAPIError,
@@ -22,10 +24,8 @@ from airflow_provider_cdata_sync.aisquared import (
     Sync,
     run_state,
 )
-from airflow_provider_cdata_sync.aisquared.emulator import AISquaredEmulator, Demo
 from airflow_provider_cdata_sync.aisquared.errors import AISquaredOutcomeUnknownError
 from airflow_provider_cdata_sync.client import CDataSyncAPIError, RetrySettings, RunState
-from airflow_provider_cdata_sync.emulator.testing import count_rows
 from tests.aisquared.conftest import TOKEN, WORKSPACE, config
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo
+from cdata_sync_emulator.testing import count_rows
 
-from airflow_provider_cdata_sync.aisquared.emulator import AISquaredEmulator, Demo
 from airflow_provider_cdata_sync.client.runs import CLOCK_SKEW
-from airflow_provider_cdata_sync.emulator.testing import count_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,7 @@ def test_sensor_waits_for_the_next_run_after_a_time(
     time.sleep(0.1)
     # started_after allows for clock skew between Airflow and the server: place it so that only the new
     # run started after (started_after - CLOCK_SKEW).
-    after = datetime.now(timezone.utc) + CLOCK_SKEW - timedelta(seconds=0.05)
+    after = datetime.now(UTC) + CLOCK_SKEW - timedelta(seconds=0.05)
     server.set_speed(rows_per_second=500)
     new = client.start_run(sync.id, poll=0.02)  # runs while the sensor waits
     result = run_dag("e2e_aisquared_sensor_after", conf={"sync_id": sync.id, "after": after.isoformat()})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -50,7 +50,6 @@ PL, Q_PL = "pl 1", "pl%201"
 STEP, Q_STEP = "st/1", "st%2F1"
 EVT, Q_EVT = 'ev"1', "ev%221"
 USER, Q_USER = "user a", "user%20a"
-UTC = timezone.utc
 
 
 @dataclass

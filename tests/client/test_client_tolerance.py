@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +15,6 @@ from airflow_provider_cdata_sync.client.status import SUCCESS_STATES
 
 JOBS = "v2/workspaces/default/jobs"
 API = f"{BASE_URL}/api.rsc"
-UTC = timezone.utc
 
 
 # ------------------------------------------------------------------------------ envelopes

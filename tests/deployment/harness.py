@@ -1,11 +1,15 @@
-"""A real Airflow deployment for tests: API server, scheduler, DAG processor and triggerer as separate
-processes, with a temporary AIRFLOW_HOME, the example DAGs and the CData Sync emulator.
+"""A real Airflow deployment for tests: API server, scheduler, DAG processor and triggerer(s) (and, on the
+Celery topology, Celery workers) as separate processes, with a temporary AIRFLOW_HOME, the example DAGs and
+the CData Sync emulator.
 
-Used by the ``deployment`` and ``browser`` tests; also runnable by hand to look at it::
+The topology is a parameter: :data:`LOCAL` (LocalExecutor on SQLite, one triggerer) is used by the
+``deployment`` and ``browser`` tests; ``tests/distributed`` subclasses :class:`AirflowDeployment` for
+CeleryExecutor on PostgreSQL and Redis with several triggerers and workers. Runnable by hand::
 
     .venv/bin/python -m tests.deployment.harness      # prints the UI URL and the admin password; Ctrl-C stops
 
-Everything it starts it stops (process groups: SIGTERM, then SIGKILL); it picks free ports.
+Everything it starts it stops (process groups and every descendant: SIGTERM, then SIGKILL); it picks free
+ports.
 """
 
 from __future__ import annotations
@@ -21,16 +25,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+import psutil
+from cdata_sync_emulator import CDataSyncEmulator
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_SOURCES = (REPO / "example_dags", REPO / "tests" / "e2e" / "dags", REPO / "tests" / "deployment" / "dags")
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 ADMIN_USER = "admin"
 EMULATOR_TOKEN = "deployment-secret-token-8d2e"
 TERMINAL_RUN_STATES = {"success", "failed"}
@@ -39,6 +43,36 @@ TERMINAL_RUN_STATES = {"success", "failed"}
 #: the task was re-queued, and the scheduler fails the task ("state mismatch"; apache/airflow#67287,
 #: #71580, #72716). Real syncs take longer than that; the tests stand in for them.
 EMULATOR_MIN_RUN_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What runs where: the executor, the metadata database, and how many triggerers and workers."""
+
+    name: str
+    executor: str = "LocalExecutor"
+    database: str = "sqlite"
+    broker: str | None = None
+    triggerers: int = 1
+    workers: int = 0
+    parallelism: int = 4
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Process names: ``triggerer`` when there is one, ``triggerer-1``... when there are several."""
+        names = ["api-server", "scheduler", "dag-processor"]
+        names += numbered("triggerer", self.triggerers)
+        names += numbered("worker", self.workers)
+        return tuple(names)
+
+
+def numbered(base: str, count: int) -> list[str]:
+    """``[base]`` for one, ``[base-1, base-2, ...]`` for several."""
+    return [base] if count == 1 else [f"{base}-{i}" for i in range(1, count + 1)]
+
+
+#: LocalExecutor on SQLite, one triggerer: the ``make test-deployment`` topology.
+LOCAL = Topology("local")
 
 
 def free_port() -> int:
@@ -65,7 +99,30 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
 
 
 class AirflowDeployment:
-    """Emulator + Airflow 3 components in a temporary home. Use as a context manager."""
+    """Emulator + Airflow 3 components in a temporary home. Use as a context manager.
+
+    Subclasses change the topology through :meth:`_environment`, :meth:`_component_args`,
+    :meth:`_component_env` and :meth:`_start_services` / :meth:`_stop_services`."""
+
+    topology: Topology = LOCAL
+    #: Folders whose ``*.py`` files are copied into the DAG folder.
+    dag_sources: tuple[Path, ...] = DAG_SOURCES
+    #: DAG ids that must be parsed before the deployment counts as started.
+    expected_dags: frozenset[str] = frozenset(
+        {
+            "example_cdata_sync_quickstart",
+            "example_cdata_sync_deferrable_pipeline",
+            "example_cdata_sync_history_sensor",
+            "example_cdata_sync_dynamic_mapping",
+            "example_cdata_sync_params",
+            "e2e_deferred_execution_timeout",
+            "deployment_cdata_sync_ui_connection",
+        }
+    )
+
+    #: Waits for Airflow (a DAG run to finish, a task to defer) are this many times longer: more processes
+    #: share the same two cores on the Celery topology, and a task travels through Redis and a worker.
+    timeout_scale: float = 1.0
 
     def __init__(self, root: Path, *, python: str = sys.executable) -> None:
         self.root = Path(root)
@@ -85,6 +142,8 @@ class AirflowDeployment:
             min_run_seconds=EMULATOR_MIN_RUN_SECONDS,
         )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        #: Components stopped or killed on purpose (a test's fault): not reported as crashed.
+        self.stopped: set[str] = set()
         self._log_files: list[Any] = []
         self._token: str | None = None
         self._client: httpx.Client | None = None
@@ -100,8 +159,8 @@ class AirflowDeployment:
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__EXECUTOR": self.topology.executor,
+                "AIRFLOW__CORE__PARALLELISM": str(self.topology.parallelism),
                 "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
                 "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
@@ -137,7 +196,7 @@ class AirflowDeployment:
     def _prepare_home(self) -> None:
         self.dags_folder.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        for source in DAG_SOURCES:
+        for source in self.dag_sources:
             for path in source.glob("*.py"):
                 shutil.copy(path, self.dags_folder / path.name)
         (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: self.password}) + "\n")
@@ -155,15 +214,35 @@ class AirflowDeployment:
                 cwd=self.root,
             )
 
-    def _spawn(self, component: str) -> None:
-        log = (self.logs_dir / f"{component}.log").open("wb")
-        self._log_files.append(log)
-        args = [self.airflow, component]
+    def _component_args(self, component: str) -> list[str]:
+        """The ``airflow`` sub-command of a component."""
         if component == "api-server":
-            args += ["--port", str(self.api_port), "--host", "127.0.0.1"]
+            return ["api-server", "--port", str(self.api_port), "--host", "127.0.0.1"]
+        return [component]
+
+    def _component_env(self, component: str) -> dict[str, str]:
+        """Environment of one component (the deployment's, plus what this one needs of its own)."""
+        return self.env
+
+    def _spawn(self, component: str) -> None:
+        # Appended to: a component started again (a restart in a test) keeps its earlier output.
+        log = (self.logs_dir / f"{component}.log").open("ab")
+        self._log_files.append(log)
         self.processes[component] = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
+            [self.airflow, *self._component_args(component)],
+            env=self._component_env(component),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
         )
+        self.stopped.discard(component)
+
+    def _start_services(self) -> None:
+        """Start what Airflow needs besides the emulator (the metadata database server, a broker)."""
+
+    def _stop_services(self) -> None:
+        """Stop what :meth:`_start_services` started."""
 
     def start(self) -> AirflowDeployment:
         """Start the emulator and Airflow; return when the API answers and the DAGs are parsed."""
@@ -171,8 +250,9 @@ class AirflowDeployment:
         self._prepare_home()
         self.emulator.start()
         try:
+            self._start_services()
             self._airflow("db", "migrate")
-            for component in COMPONENTS:
+            for component in self.topology.components:
                 self._spawn(component)
             self._wait_healthy(timeout=120)
             self.put_connection("cdata_sync_default", host=self.emulator.base_url, password=EMULATOR_TOKEN)
@@ -185,7 +265,7 @@ class AirflowDeployment:
 
     def _check_alive(self) -> None:
         for name, proc in self.processes.items():
-            if proc.poll() is not None:
+            if name not in self.stopped and proc.poll() is not None:
                 tail = self.process_log(name)[-3000:]
                 raise RuntimeError(f"airflow {name} exited with {proc.returncode}:\n{tail}")
 
@@ -202,15 +282,7 @@ class AirflowDeployment:
 
     def wait_dags_parsed(self, timeout: float = 120) -> list[str]:
         """Wait until every DAG of the DAG folder is known to the API (and no import errors)."""
-        expected = {
-            "example_cdata_sync_quickstart",
-            "example_cdata_sync_deferrable_pipeline",
-            "example_cdata_sync_history_sensor",
-            "example_cdata_sync_dynamic_mapping",
-            "example_cdata_sync_params",
-            "e2e_deferred_execution_timeout",
-            "deployment_cdata_sync_ui_connection",
-        }
+        expected = self.expected_dags
 
         def parsed() -> list[str]:
             self._check_alive()
@@ -223,18 +295,58 @@ class AirflowDeployment:
 
         return wait_for("the DAG processor to parse the example DAGs", parsed, timeout)
 
+    def kill(self, component: str, sig: int = signal.SIGKILL) -> list[int]:
+        """Kill one component on purpose, as a crash would: its process group and every descendant
+        (Airflow's task processes run in process groups of their own). Returns the pids signalled."""
+        proc = self.processes[component]
+        self.stopped.add(component)
+        pids = signal_tree(proc.pid, sig)
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+        return pids
+
+    def freeze(self, component: str) -> None:
+        """SIGSTOP a component's whole process tree, as a stalled host or a long pause would stop it."""
+        self.stopped.add(component)
+        signal_tree(self.processes[component].pid, signal.SIGSTOP)
+
+    def thaw(self, component: str) -> None:
+        """SIGCONT what :meth:`freeze` stopped."""
+        signal_tree(self.processes[component].pid, signal.SIGCONT)
+        self.stopped.discard(component)
+
+    def stop_component(self, component: str, timeout: float = 30) -> None:
+        """Stop one component gracefully (SIGTERM to its tree; SIGKILL after ``timeout``)."""
+        proc = self.processes[component]
+        self.stopped.add(component)
+        tree = descendants(proc.pid)
+        signal_tree(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+        kill_all([proc.pid, *tree])
+
+    def start_component(self, component: str) -> None:
+        """Start a component (again) after :meth:`kill` or :meth:`stop_component`."""
+        old = self.processes.get(component)
+        if old is not None and old.poll() is None:
+            raise RuntimeError(f"airflow {component} is still running (pid {old.pid})")
+        self._spawn(component)
+
     def stop(self) -> None:
-        """Stop every process started (SIGTERM to its group, SIGKILL after 20 s), then the emulator."""
+        """Stop every process started (SIGTERM to its group, SIGKILL after 20 s, then SIGKILL to every
+        descendant seen, including task processes in groups of their own), then the services and the
+        emulator."""
+        trees = {name: descendants(proc.pid) for name, proc in self.processes.items()}
         for proc in self.processes.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
-        for proc in self.processes.values():
+        for name, proc in self.processes.items():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(deadline - time.monotonic(), 0.1))
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # also children left behind in the group
+            kill_all([proc.pid, *trees[name]])  # also children left behind, in the group or not
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
         for log in self._log_files:
@@ -243,6 +355,7 @@ class AirflowDeployment:
         if self._client is not None:
             self._client.close()
             self._client = None
+        self._stop_services()
         self.emulator.stop()
 
     def __enter__(self) -> AirflowDeployment:
@@ -306,7 +419,7 @@ class AirflowDeployment:
             state = self.dag_run(dag_id, run_id)["state"]
             return state if state in TERMINAL_RUN_STATES else None
 
-        return str(wait_for(f"DAG run {dag_id}/{run_id} to finish", finished, timeout))
+        return str(wait_for(f"DAG run {dag_id}/{run_id} to finish", finished, timeout * self.timeout_scale))
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         """Task instances of a run by ``task_id`` (``task_id[i]`` for mapped ones)."""
@@ -336,6 +449,37 @@ class AirflowDeployment:
     def process_log(self, component: str) -> str:
         path = self.logs_dir / f"{component}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def descendants(pid: int) -> list[int]:
+    """Pids of every live descendant of ``pid`` (empty when it is gone)."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def kill_all(pids: list[int]) -> None:
+    """SIGKILL each pid's process group (when the pid leads one) and the pid itself."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def signal_tree(pid: int, sig: int) -> list[int]:
+    """Send ``sig`` to the process group led by ``pid`` and to every descendant (found before sending,
+    so that children reparented by the signal are not missed). Returns the pids signalled."""
+    tree = [pid, *descendants(pid)]
+    for target in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(target) == target:
+                os.killpg(target, sig)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, sig)
+    return tree
 
 
 def log_text(content: Any) -> str:

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+from cdata_sync_emulator import CDataSyncEmulator
 
 TOKEN = "e2e-secret-token-5f1c"
 
@@ -134,6 +133,6 @@ def run_dag(airflow_db: None, capfd: pytest.CaptureFixture[str]) -> Any:
 
 def destination_rows(server: CDataSyncEmulator, table: str) -> int:
     """Rows in a table of the demo warehouse."""
-    from airflow_provider_cdata_sync.emulator.testing import count_rows
+    from cdata_sync_emulator.testing import count_rows
 
     return count_rows(Path(server.data_dir) / "demo" / "warehouse.db", table)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from cdata_sync_emulator import CDataSyncEmulator
 
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.reporting import LOG_GROUP_END, LOG_GROUP_START
 from tests.e2e.conftest import destination_rows
 
@@ -133,7 +133,7 @@ def test_history_sensor_waits_for_a_run_scheduled_in_sync(emulator: CDataSyncEmu
             headers={"x-cdata-authtoken": emulator.token},
         ).json()["id"]
     )
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     # Stand in for Sync's own scheduler: start the scheduled job directly on the server.
     response = httpx.post(
         f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoScheduledReplication')}/execute",

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob, running_emulator, seed_small_job
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob, running_emulator, seed_small_job
 
 TOKEN = "t0ken"
 

@@ -6,9 +6,8 @@ import time
 
 import httpx
 import pytest
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob
 
 
 def test_status_fault_with_retry_after(emulator: CDataSyncEmulator, api: httpx.Client) -> None:

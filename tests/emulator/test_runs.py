@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob, count_rows, make_source_db, seed_small_job
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob, count_rows, make_source_db, seed_small_job
 
 from .helpers import run_job, wait_run, wait_status
 
@@ -244,11 +243,11 @@ def test_scheduler_starts_matching_runs(
 ) -> None:
     api.put(f"/jobs/{small_job.job_id}", json={"schedule": {"enabled": True, "cron": "0,30 8-9 * * 1-5"}})
     engine = emulator._core().engine
-    assert engine.run_schedules(datetime(2026, 11, 24, 8, 15, tzinfo=timezone.utc)) == []
-    started = engine.run_schedules(datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc))  # a Tuesday
+    assert engine.run_schedules(datetime(2026, 11, 24, 8, 15, tzinfo=UTC)) == []
+    started = engine.run_schedules(datetime(2026, 11, 24, 9, 30, tzinfo=UTC))  # a Tuesday
     assert len(started) == 1 and started[0]["trigger"] == "schedule"
     assert wait_run(api, "job", small_job.job_id, started[0]["id"])["status"] == "Success"
-    assert engine.run_schedules(datetime(2026, 11, 29, 9, 30, tzinfo=timezone.utc)) == []  # Sunday
+    assert engine.run_schedules(datetime(2026, 11, 29, 9, 30, tzinfo=UTC)) == []  # Sunday
 
 
 def test_admin_state_and_runs(emulator: CDataSyncEmulator, api: httpx.Client, small_job: SmallJob) -> None:

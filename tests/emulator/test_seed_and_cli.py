@@ -6,11 +6,11 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import count_rows
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import count_rows
 
 
 def test_seed_demo_is_idempotent_and_runs(tmp_path) -> None:
@@ -43,7 +43,7 @@ def test_command_line(tmp_path) -> None:
     args = [
         sys.executable,
         "-m",
-        "airflow_provider_cdata_sync.emulator",
+        "cdata_sync_emulator",
         "--port",
         str(port),
         "--data-dir",
@@ -69,3 +69,10 @@ def test_command_line(tmp_path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
     assert f"http://127.0.0.1:{port}/sync" in out and out.count("cli-token") == 1
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "cdata-sync-emulator"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: cdata-sync-emulator") and "--seed-demo" in result.stdout

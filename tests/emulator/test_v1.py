@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import httpx
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob, count_rows, seed_small_job
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob, count_rows, seed_small_job
 
 
 def test_jobs_collection_and_entity(v1: httpx.Client, small_job: SmallJob) -> None:

@@ -6,9 +6,8 @@ import base64
 import re
 
 import httpx
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob, running_emulator, seed_small_job
 
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob, running_emulator, seed_small_job
 from tests.faults.helpers import JOB, OTHER_JOB, TOKEN, use_connection
 
 

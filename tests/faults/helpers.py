@@ -15,8 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+from cdata_sync_emulator import CDataSyncEmulator
 
 #: A distinctive token: every secrets test greps everything captured for it.
 TOKEN = "fAuLt-S3cret-T0ken-7c1e9a"

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.client import CDataSyncError
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.operators.cdata_sync import (
     CDataSyncRunJobOperator,
     CDataSyncRunPipelineOperator,
@@ -138,7 +138,7 @@ def self_signed_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -9,13 +9,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from cdata_sync_emulator import CDataSyncEmulator
 
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.operators.cdata_sync import CDataSyncRunJobOperator
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
 from tests.faults.conftest import Jobs
@@ -65,7 +65,7 @@ def test_blocking_timeout_cancels_the_run_and_waits_for_it(server: CDataSyncEmul
 
 
 def test_deferred_execution_timeout_cancels_the_run(server: CDataSyncEmulator, jobs: Jobs) -> None:
-    ti = FakeTI(start_date=datetime.now(timezone.utc))
+    ti = FakeTI(start_date=datetime.now(UTC))
     operator = job_operator(deferrable=True, execution_timeout=timedelta(seconds=3))
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(make_context(ti))

@@ -27,7 +27,7 @@ def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     data: Path = tmp_path_factory.mktemp("huge-log-emulator")
-    command = [sys.executable, "-m", "airflow_provider_cdata_sync.emulator", "--port", str(port)]
+    command = [sys.executable, "-m", "cdata_sync_emulator", "--port", str(port)]
     command += ["--data-dir", str(data), "--token", TOKEN, "--seed-demo"]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)

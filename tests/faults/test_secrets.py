@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdata_sync_emulator import CDataSyncEmulator
 
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from tests.e2e.conftest import airflow_db  # noqa: F401 - the fixture, for dag.test()
 from tests.faults.conftest import Jobs
 from tests.faults.helpers import JOB, OTHER_JOB, TOKEN

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from cdata_sync_emulator import CDataSyncEmulator
 
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.operators.cdata_sync import CDataSyncRunJobOperator
 from tests.faults.conftest import Jobs
 from tests.faults.helpers import (

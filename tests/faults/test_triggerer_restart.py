@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 
+from cdata_sync_emulator import CDataSyncEmulator
+
 from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
 from tests.faults.conftest import Jobs
 from tests.faults.helpers import JOB, TOKEN, V2_RUN, calls, start_run, wait_for

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import SmallJob, running_emulator, seed_small_job
 
 from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig, RetrySettings
 from airflow_provider_cdata_sync.client.runs import Target
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import SmallJob, running_emulator, seed_small_job
 from tests.unit.helpers import BROKEN_JOB, GOOD_JOB, TOKEN, stop_everything, use_connection
 
 

@@ -8,13 +8,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
+from cdata_sync_emulator import CDataSyncEmulator
 
 TOKEN = "unit-secret-token-31c7"
 CONN_ENV = "AIRFLOW_CONN_CDATA_SYNC_DEFAULT"
@@ -78,7 +77,7 @@ def calls_matching(server: CDataSyncEmulator, pattern: str) -> int:
 
 def parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import count_rows
 
 from airflow_provider_cdata_sync.client import CDataSyncConflictError
 from airflow_provider_cdata_sync.client.runs import Target
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import count_rows
 from airflow_provider_cdata_sync.links.cdata_sync import CONSOLE_URL_XCOM_KEY, RUN_ID_XCOM_KEY
 from airflow_provider_cdata_sync.operators.cdata_sync import (
     TARGET_XCOM_KEY,
@@ -363,7 +363,7 @@ def test_deferral_deadline_respects_execution_timeout_with_a_margin(
     server: CDataSyncEmulator, jobs: Jobs
 ) -> None:
     server.set_speed(min_run_seconds=30)
-    ti = FakeTI(start_date=datetime.now(timezone.utc) - timedelta(seconds=10))
+    ti = FakeTI(start_date=datetime.now(UTC) - timedelta(seconds=10))
     op = job_op(job="UnitJob", deferrable=True, timeout=600, execution_timeout=timedelta(seconds=100))
 
     with pytest.raises(TaskDeferred) as deferred:

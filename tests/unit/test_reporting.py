@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from airflow_provider_cdata_sync.reporting import (
 )
 
 TARGET = Target("job", "j-1", "Nightly", "default", ("c1",))
-T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def task(table: str, status: str, error: str | None = None, records: int | None = 10) -> TaskRun:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,9 +16,9 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
     TaskDeferred,
 )
+from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.client.runs import CLOCK_SKEW, Target
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.links.cdata_sync import CONSOLE_URL_XCOM_KEY, RUN_ID_XCOM_KEY
 from airflow_provider_cdata_sync.sensors.cdata_sync import (
     CDataSyncJobHistorySensor,
@@ -29,8 +29,6 @@ from airflow_provider_cdata_sync.sensors.cdata_sync import (
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobHistoryTrigger, CDataSyncJobTrigger
 from tests.unit.conftest import Jobs
 from tests.unit.helpers import FakeTI, make_context, parse_time, start_run, use_connection
-
-UTC = timezone.utc
 
 
 def job_sensor(**kwargs: Any) -> CDataSyncJobSensor:

@@ -7,13 +7,13 @@ import asyncio
 import importlib
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.client.runs import CLOCK_SKEW, Target
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
 from airflow_provider_cdata_sync.triggers.cdata_sync import (
     CDataSyncJobHistoryTrigger,
     CDataSyncJobTrigger,
@@ -307,7 +307,7 @@ async def test_history_trigger_succeeds_on_a_run_after_the_cut_off(
     # The cut-off is just far enough after the last run for the clock-skew allowance to exclude it.
     last_start = max(parse_time(run["start_time"]) for run in server.runs(jobs.good.job_id))
     since = last_start + CLOCK_SKEW + timedelta(seconds=0.05)
-    wait_for(lambda: datetime.now(timezone.utc) > since - CLOCK_SKEW, what="the skew window to open")
+    wait_for(lambda: datetime.now(UTC) > since - CLOCK_SKEW, what="the skew window to open")
     server.set_speed(min_run_seconds=0.3)
     trigger = CDataSyncJobHistoryTrigger(
         conn_id="cdata_sync_default",
@@ -328,7 +328,7 @@ async def test_history_trigger_succeeds_on_a_run_after_the_cut_off(
 async def test_history_trigger_fail_on_failure(
     server: CDataSyncEmulator, jobs: Jobs, broken_target: Target
 ) -> None:
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     run_id = start_run(server, jobs.broken.job_id)["id"]
     trigger = CDataSyncJobHistoryTrigger(
         conn_id="cdata_sync_default",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.testing import running_emulator, seed_small_job
 
 from airflow_provider_cdata_sync.client import (
     CDataSyncConfigError,
@@ -18,8 +20,6 @@ from airflow_provider_cdata_sync.client import (
     connect,
     odata,
 )
-from airflow_provider_cdata_sync.emulator import CDataSyncEmulator
-from airflow_provider_cdata_sync.emulator.testing import running_emulator, seed_small_job
 
 HOSTILE = [
     "O'Brien",
@@ -48,7 +48,7 @@ def test_entity_path_is_one_url_segment(name: str) -> None:
 
 
 def test_filter_literals() -> None:
-    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert odata.eq("JobName", "O'Brien") == "JobName eq 'O''Brien'"
     assert odata.ge("RunStartDate", when) == "RunStartDate ge 2025-01-02T03:04:05Z"
     assert odata.eq("Id", 12) == "Id eq 12"
@@ -84,7 +84,7 @@ def test_hostile_job_names_address_exactly_their_job(server: CDataSyncEmulator, 
     assert job.name == full_name
     runs = client.list_runs(target)
     assert [r.id for r in runs] == [run.id]  # the other job's run never leaks through the filter
-    since = client.runs_since(target, datetime(2000, 1, 1, tzinfo=timezone.utc))
+    since = client.runs_since(target, datetime(2000, 1, 1, tzinfo=UTC))
     assert [r.id for r in since] == [run.id]
     assert client.get_run(target, str(run.id)).records_affected == 10
     assert other.job_id != target.id
