@@ -10,7 +10,7 @@ import pytest
 from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo
 from cdata_sync_emulator.testing import count_rows
 
-from airflow_provider_cdata_sync.client.runs import CLOCK_SKEW
+from airflow_provider_cdata_sync.client.control import CLOCK_SKEW
 
 pytestmark = pytest.mark.e2e
 

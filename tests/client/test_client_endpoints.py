@@ -17,6 +17,7 @@ import pytest
 from cdata_fakes import TOKEN, FakeServer, body_of, params_of
 
 from airflow_provider_cdata_sync.client import CDataSyncConfigError, RunState
+from airflow_provider_cdata_sync.client.http import operation
 from airflow_provider_cdata_sync.client.models import (
     Column,
     Connection,
@@ -34,7 +35,6 @@ from airflow_provider_cdata_sync.client.models import (
     User,
     Workspace,
 )
-from airflow_provider_cdata_sync.client.runner import operation
 from airflow_provider_cdata_sync.client.v2 import V2Api
 
 # Ids and names with spaces, slashes and quotes, and how they must look in the path (one segment each).

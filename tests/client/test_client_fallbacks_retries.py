@@ -22,7 +22,7 @@ from airflow_provider_cdata_sync.client import (
     CDataSyncTransportError,
     RetrySettings,
 )
-from airflow_provider_cdata_sync.client.transport import ApiRequest, RetryPolicy, parse_retry_after
+from airflow_provider_cdata_sync.client.http import ApiRequest, RetryPolicy, parse_retry_after
 
 TABLES = "v2/connections/c1/tables"
 JOBS = "v2/workspaces/default/jobs"

@@ -10,8 +10,15 @@ import pytest
 from cdata_fakes import BASE_URL, FakeServer
 
 from airflow_provider_cdata_sync.client import CDataSyncResponseError, RunState, normalise_state
-from airflow_provider_cdata_sync.client.models import Job, Run, RunStatus, Task, TaskRun, to_snake
-from airflow_provider_cdata_sync.client.status import SUCCESS_STATES
+from airflow_provider_cdata_sync.client.models import (
+    SUCCESS_STATES,
+    Job,
+    Run,
+    RunStatus,
+    Task,
+    TaskRun,
+    to_snake,
+)
 
 JOBS = "v2/workspaces/default/jobs"
 API = f"{BASE_URL}/api.rsc"

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
 from cdata_sync_emulator.testing import make_source_db
+
 from tests.deployment.harness import (
     ADMIN_USER,
     DAG_SOURCES,

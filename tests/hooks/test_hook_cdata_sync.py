@@ -20,7 +20,7 @@ from airflow_provider_cdata_sync.client import (
     CDataSyncConfigError,
     ClientConfig,
 )
-from airflow_provider_cdata_sync.client.runner import SyncRunner
+from airflow_provider_cdata_sync.client.http import SyncRunner
 from airflow_provider_cdata_sync.get_provider_info import get_provider_info
 from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
 

@@ -14,7 +14,7 @@ from cdata_sync_emulator import CDataSyncEmulator
 from cdata_sync_emulator.testing import SmallJob, running_emulator, seed_small_job
 
 from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig, RetrySettings
-from airflow_provider_cdata_sync.client.runs import Target
+from airflow_provider_cdata_sync.client.control import Target
 from tests.unit.helpers import BROKEN_JOB, GOOD_JOB, TOKEN, stop_everything, use_connection
 
 

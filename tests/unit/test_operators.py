@@ -14,7 +14,7 @@ from cdata_sync_emulator import CDataSyncEmulator
 from cdata_sync_emulator.testing import count_rows
 
 from airflow_provider_cdata_sync.client import CDataSyncConflictError
-from airflow_provider_cdata_sync.client.runs import Target
+from airflow_provider_cdata_sync.client.control import Target
 from airflow_provider_cdata_sync.links.cdata_sync import CONSOLE_URL_XCOM_KEY, RUN_ID_XCOM_KEY
 from airflow_provider_cdata_sync.operators.cdata_sync import (
     TARGET_XCOM_KEY,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_cdata_sync.client import CDataSyncServerError
+from airflow_provider_cdata_sync.client.control import Target
 from airflow_provider_cdata_sync.client.models import Run
-from airflow_provider_cdata_sync.client.runs import Target
 from airflow_provider_cdata_sync.triggers import poller as poller_module
 from airflow_provider_cdata_sync.triggers.poller import SharedPoller, shared_poller
 

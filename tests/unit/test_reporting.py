@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_cdata_sync.client.control import RunLog, Target
 from airflow_provider_cdata_sync.client.models import Run, TaskRun
-from airflow_provider_cdata_sync.client.runs import RunLog, Target
 from airflow_provider_cdata_sync.reporting import (
     LOG_GROUP_END,
     LOG_GROUP_START,

@@ -18,7 +18,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from cdata_sync_emulator import CDataSyncEmulator
 
-from airflow_provider_cdata_sync.client.runs import CLOCK_SKEW, Target
+from airflow_provider_cdata_sync.client.control import CLOCK_SKEW, Target
 from airflow_provider_cdata_sync.links.cdata_sync import CONSOLE_URL_XCOM_KEY, RUN_ID_XCOM_KEY
 from airflow_provider_cdata_sync.sensors.cdata_sync import (
     CDataSyncJobHistorySensor,

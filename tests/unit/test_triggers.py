@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cdata_sync_emulator import CDataSyncEmulator
 
-from airflow_provider_cdata_sync.client.runs import CLOCK_SKEW, Target
+from airflow_provider_cdata_sync.client.control import CLOCK_SKEW, Target
 from airflow_provider_cdata_sync.triggers.cdata_sync import (
     CDataSyncJobHistoryTrigger,
     CDataSyncJobTrigger,

@@ -7,7 +7,7 @@ judging) is checked exactly.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -117,7 +117,7 @@ def test_a_wait_without_a_run_id_follows_the_first_active_run_it_sees() -> None:
 
 
 def test_history_waits_end_on_a_good_run_or_on_failure_when_asked() -> None:
-    since = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    since = datetime(2026, 12, 1, tzinfo=UTC)
     good = Run(id="3", status="Successful", start_time=since + timedelta(minutes=1))
     failed = Run(id="4", status="7 of 13 Tasks Failed", start_time=since + timedelta(minutes=2))
     patient = WaitMachine("CData Sync", TARGET, None, WaitSettings(5.0), since, clock=Clock())
