@@ -84,7 +84,7 @@ def test_workspace_given_by_name_is_found(server: CDataSyncEmulator, jobs: Jobs)
     from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig
 
     with CDataSyncClient(ClientConfig(base_url=server.base_url, token=TOKEN)) as client:
-        names = {workspace.name for workspace in client.list_workspaces() if workspace.id == "default"}
+        names = {workspace.name for workspace in client.workspaces.list() if workspace.id == "default"}
         target = client.resolve_target("job", JOB, names.pop())
     assert target.id == jobs.main.job_id and target.workspace == "default"
 

@@ -257,7 +257,8 @@ def test_history_sensor_uses_the_data_interval_end_by_default(server: CDataSyncE
 
 
 def test_deferrable_history_sensor_defers_with_the_cut_off(server: CDataSyncEmulator) -> None:
-    since = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    # In the future: the sensor looks once before deferring, and no run of the session can be after it.
+    since = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
 
     with pytest.raises(TaskDeferred) as deferred:
         history_sensor(deferrable=True, fail_on_failure=True, timeout=60).execute(

@@ -120,7 +120,7 @@ async def test_failed_run_yields_failed(server: CDataSyncEmulator, jobs: Jobs, b
     assert event["status"] == "failed"
     assert event["run_id"] == run_id
     assert "no such table: missing_table" in event["run"]["error"]
-    assert event["message"] == f"Run {run_id} ended: Failed"
+    assert event["message"] == f"Run {run_id} of CData Sync job 'UnitBroken' ended: Failed"
 
 
 async def test_deadline_in_the_past_yields_timeout(
