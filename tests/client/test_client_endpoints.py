@@ -1,7 +1,8 @@
 """Every v2 endpoint, through the sync and the async client: method, path, query, body, parsed result.
 
-The table below is the single list of expectations. ``test_every_operation_is_in_the_table`` makes a new
-``@operation`` on ``V2Api`` without a row here fail.
+The table below is the single list of expectations, one row per resource operation (``jobs.execute``,
+``connections.tables``, ``pipelines.steps.move``, ...). ``test_every_operation_is_in_the_table`` makes a new
+``@operation`` on a v2 resource without a row here fail.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import httpx
 import pytest
 from cdata_fakes import TOKEN, FakeServer, body_of, params_of
 
-from airflow_provider_cdata_sync.client import CDataSyncConfigError, RunState
-from airflow_provider_cdata_sync.client.http import operation
+from airflow_provider_cdata_sync.client import CDataSyncClient, CDataSyncConfigError, RunState
+from airflow_provider_cdata_sync.client.http import Resource, operation
 from airflow_provider_cdata_sync.client.models import (
     Column,
     Connection,
@@ -35,7 +36,6 @@ from airflow_provider_cdata_sync.client.models import (
     User,
     Workspace,
 )
-from airflow_provider_cdata_sync.client.v2 import V2Api
 
 # Ids and names with spaces, slashes and quotes, and how they must look in the path (one segment each).
 WS, Q_WS = "my ws/1", "my%20ws%2F1"
@@ -69,7 +69,7 @@ class Case:
     call: Callable[[Any], Any]
     exchanges: list[Ex]
     check: Callable[[Any], None] = lambda result: None
-    ops: tuple[str, ...] = ()  # the V2Api operations this row covers (derived from the id by default)
+    ops: tuple[str, ...] = ()  # the resource operations this row covers (derived from the id by default)
 
 
 def _check_job(result: Any) -> None:
@@ -175,22 +175,22 @@ def is_none(result: Any) -> None:
 CASES: list[Case] = [
     # ------------------------------------------------------------------ workspaces
     Case(
-        "list_workspaces",
-        lambda c: c.list_workspaces(),
+        "workspaces.list",
+        lambda c: c.workspaces.list(),
         [Ex("GET", "v2/workspaces", reply={"value": [{"Id": "default", "Name": "Default"}, {"id": "w2"}]})],
         lambda r: (
             [(w.id, w.name) for w in r] == [("default", "Default"), ("w2", None)] or pytest.fail(repr(r))
         ),
     ),
     Case(
-        "get_workspace",
-        lambda c: c.get_workspace(WS),
+        "workspaces.get",
+        lambda c: c.workspaces.get(WS),
         [Ex("GET", f"v2/workspaces/{Q_WS}", reply={"WorkspaceId": WS, "WorkspaceName": "Mine"})],
         lambda r: (isinstance(r, Workspace) and r.id == WS and r.name == "Mine") or pytest.fail(repr(r)),
     ),
     Case(
-        "create_workspace",
-        lambda c: c.create_workspace("New WS"),
+        "workspaces.create",
+        lambda c: c.workspaces.create("New WS"),
         [
             Ex(
                 "POST",
@@ -202,37 +202,40 @@ CASES: list[Case] = [
         lambda r: r.id == "w3" or pytest.fail(repr(r)),
     ),
     Case(
-        "rename_workspace",
-        lambda c: c.rename_workspace(WS, "Renamed"),
+        "workspaces.rename",
+        lambda c: c.workspaces.rename(WS, "Renamed"),
         [Ex("PUT", f"v2/workspaces/{Q_WS}", body={"name": "Renamed"}, reply={"id": WS, "name": "Renamed"})],
         lambda r: r.name == "Renamed" or pytest.fail(repr(r)),
     ),
     Case(
-        "delete_workspace", lambda c: c.delete_workspace(WS), [Ex("DELETE", f"v2/workspaces/{Q_WS}")], is_none
+        "workspaces.delete",
+        lambda c: c.workspaces.delete(WS),
+        [Ex("DELETE", f"v2/workspaces/{Q_WS}")],
+        is_none,
     ),
     Case(
-        "resolve_workspace",
-        lambda c: c.resolve_workspace("mine"),
+        "workspaces.resolve",
+        lambda c: c.workspaces.resolve("mine"),
         [Ex("GET", "v2/workspaces", reply=[{"id": "default"}, {"id": WS, "name": "Mine"}])],
         lambda r: r.id == WS or pytest.fail(repr(r)),
     ),
     # ----------------------------------------------------------------- connections
     Case(
-        "list_connections",
-        lambda c: c.list_connections(WS),
+        "connections.list",
+        lambda c: c.connections.list(WS),
         [Ex("GET", f"v2/workspaces/{Q_WS}/connections", reply={"data": CONNECTIONS})],
         lambda r: [(x.id, x.name) for x in r] == [("c-sf", "SF"), ("c-dest", "Dest")] or pytest.fail(repr(r)),
     ),
     Case(
-        "list_connections (default workspace)",
-        lambda c: c.list_connections(),
+        "connections.list (default workspace)",
+        lambda c: c.connections.list(),
         [Ex("GET", "v2/workspaces/default/connections", reply=[])],
         lambda r: r == [] or pytest.fail(repr(r)),
-        ops=("list_connections",),
+        ops=("connections.list",),
     ),
     Case(
-        "get_connection",
-        lambda c: c.get_connection(CONN),
+        "connections.get",
+        lambda c: c.connections.get(CONN),
         [
             Ex(
                 "GET",
@@ -259,8 +262,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "create_connection",
-        lambda c: c.create_connection(
+        "connections.create",
+        lambda c: c.connections.create(
             "MySource",
             "CData QuickBooks",
             {"URL": "https://qb", "User": "admin"},
@@ -287,8 +290,8 @@ CASES: list[Case] = [
         lambda r: r.id == "c-new" or pytest.fail(repr(r)),
     ),
     Case(
-        "update_connection",
-        lambda c: c.update_connection(CONN, name="Renamed", settings={"Metadata_Refresh_Interval": "daily"}),
+        "connections.update",
+        lambda c: c.connections.update(CONN, name="Renamed", settings={"Metadata_Refresh_Interval": "daily"}),
         [
             Ex(
                 "PUT",
@@ -300,8 +303,8 @@ CASES: list[Case] = [
         lambda r: (isinstance(r, Connection) and r.name == "Renamed") or pytest.fail(repr(r)),
     ),
     Case(
-        "update_connection (empty answer)",
-        lambda c: c.update_connection(CONN, properties={"Password": "x"}, connector_version="2", labels=[]),
+        "connections.update (empty answer)",
+        lambda c: c.connections.update(CONN, properties={"Password": "x"}, connector_version="2", labels=[]),
         [
             Ex(
                 "PUT",
@@ -310,25 +313,25 @@ CASES: list[Case] = [
             )
         ],
         is_none,
-        ops=("update_connection",),
+        ops=("connections.update",),
     ),
     Case(
-        "delete_connection",
-        lambda c: c.delete_connection(CONN),
+        "connections.delete",
+        lambda c: c.connections.delete(CONN),
         [Ex("DELETE", f"v2/connections/{Q_CONN}")],
         is_none,
     ),
     Case(
-        "test_connection",
-        lambda c: c.test_connection(CONN),
+        "connections.test",
+        lambda c: c.connections.test(CONN),
         [Ex("POST", f"v2/connections/{Q_CONN}/test", reply={"Success": True, "Message": "Connected"})],
         lambda r: (
             (isinstance(r, TestResult) and r.success and r.message == "Connected") or pytest.fail(repr(r))
         ),
     ),
     Case(
-        "test_connection (failed test is returned)",
-        lambda c: c.test_connection(CONN),
+        "connections.test (failed test is returned)",
+        lambda c: c.connections.test(CONN),
         [
             Ex(
                 "POST",
@@ -339,11 +342,11 @@ CASES: list[Case] = [
             )
         ],
         lambda r: (r.success is False and r.message == "Invalid password") or pytest.fail(repr(r)),
-        ops=("test_connection",),
+        ops=("connections.test",),
     ),
     Case(
-        "test_connection (plain message)",
-        lambda c: c.test_connection(CONN),
+        "connections.test (plain message)",
+        lambda c: c.connections.test(CONN),
         [
             Ex(
                 "POST",
@@ -354,11 +357,11 @@ CASES: list[Case] = [
         lambda r: (
             (r.success is True and r.message == "The connection test was successful.") or pytest.fail(repr(r))
         ),
-        ops=("test_connection",),
+        ops=("connections.test",),
     ),
     Case(
-        "list_tables",
-        lambda c: c.list_tables(
+        "connections.tables",
+        lambda c: c.connections.tables(
             CONN, schema="dbo", include_table_types=["TABLE", "VIEW"], reset_metadata=True
         ),
         [
@@ -375,8 +378,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "list_columns",
-        lambda c: c.list_columns(CONN, TABLE, reset_metadata=False),
+        "connections.columns",
+        lambda c: c.connections.columns(CONN, TABLE, reset_metadata=False),
         [
             Ex(
                 "GET",
@@ -391,20 +394,20 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "reset_metadata",
-        lambda c: c.reset_metadata(CONN),
+        "connections.reset_metadata",
+        lambda c: c.connections.reset_metadata(CONN),
         [Ex("POST", f"v2/connections/{Q_CONN}/reset-metadata", reply={"ok": True})],
         lambda r: r == {"ok": True} or pytest.fail(repr(r)),
     ),
     Case(
-        "reset_credentials",
-        lambda c: c.reset_credentials(CONN),
+        "connections.reset_credentials",
+        lambda c: c.connections.reset_credentials(CONN),
         [Ex("POST", f"v2/connections/{Q_CONN}/reset-credentials")],
         is_none,
     ),
     Case(
-        "list_connection_logs",
-        lambda c: c.list_connection_logs(CONN),
+        "connections.logs",
+        lambda c: c.connections.logs(CONN),
         [
             Ex(
                 "GET",
@@ -422,8 +425,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "download_connection_log",
-        lambda c: c.download_connection_log(CONN, LOG),
+        "connections.download_log",
+        lambda c: c.connections.download_log(CONN, LOG),
         [
             Ex(
                 "POST",
@@ -434,21 +437,21 @@ CASES: list[Case] = [
         lambda r: r == "line 1\nline 2\n" or pytest.fail(repr(r)),
     ),
     Case(
-        "resolve_connection",
-        lambda c: c.resolve_connection("dest", workspace=WS),
+        "connections.resolve",
+        lambda c: c.connections.resolve("dest", workspace=WS),
         [Ex("GET", f"v2/workspaces/{Q_WS}/connections", reply=CONNECTIONS)],
         lambda r: r.id == "c-dest" or pytest.fail(repr(r)),
     ),
     # ------------------------------------------------------------------------ jobs
     Case(
-        "list_jobs",
-        lambda c: c.list_jobs(WS),
+        "jobs.list",
+        lambda c: c.jobs.list(WS),
         [Ex("GET", f"v2/workspaces/{Q_WS}/jobs", reply={"items": [{"JobId": "j-1", "JobName": "Nightly"}]})],
         lambda r: [(j.id, j.name) for j in r] == [("j-1", "Nightly")] or pytest.fail(repr(r)),
     ),
     Case(
-        "get_job",
-        lambda c: c.get_job(JOB),
+        "jobs.get",
+        lambda c: c.jobs.get(JOB),
         [
             Ex(
                 "GET",
@@ -465,8 +468,8 @@ CASES: list[Case] = [
         _check_job,
     ),
     Case(
-        "resolve_job",
-        lambda c: c.resolve_job("NIGHTLY", workspace=WS),
+        "jobs.resolve",
+        lambda c: c.jobs.resolve("NIGHTLY", workspace=WS),
         [
             Ex(
                 "GET",
@@ -477,8 +480,8 @@ CASES: list[Case] = [
         lambda r: r.id == "j-1" or pytest.fail(repr(r)),
     ),
     Case(
-        "create_job",
-        lambda c: c.create_job(
+        "jobs.create",
+        lambda c: c.jobs.create(
             "Nightly",
             type="ReverseETL",
             source_connection="sf",
@@ -516,8 +519,8 @@ CASES: list[Case] = [
         _check_job,
     ),
     Case(
-        "create_job (minimal, default workspace)",
-        lambda c: c.create_job("Bare"),
+        "jobs.create (minimal, default workspace)",
+        lambda c: c.jobs.create("Bare"),
         [
             Ex(
                 "POST",
@@ -527,11 +530,11 @@ CASES: list[Case] = [
             )
         ],
         lambda r: r.id == "j-9" or pytest.fail(repr(r)),
-        ops=("create_job",),
+        ops=("jobs.create",),
     ),
     Case(
-        "update_job",
-        lambda c: c.update_job(
+        "jobs.update",
+        lambda c: c.jobs.update(
             JOB, name="Renamed", schedule_enabled=False, cron="", Email_Error_Only=True, Verbosity=5
         ),
         [
@@ -549,10 +552,10 @@ CASES: list[Case] = [
         ],
         lambda r: r == {"ok": 1} or pytest.fail(repr(r)),
     ),
-    Case("delete_job", lambda c: c.delete_job(JOB), [Ex("DELETE", f"v2/jobs/{Q_JOB}")], is_none),
+    Case("jobs.delete", lambda c: c.jobs.delete(JOB), [Ex("DELETE", f"v2/jobs/{Q_JOB}")], is_none),
     Case(
-        "execute_job",
-        lambda c: c.execute_job(JOB, tasks=[TASK, 870875808946851841]),
+        "jobs.execute",
+        lambda c: c.jobs.execute(JOB, tasks=[TASK, 870875808946851841]),
         [
             Ex(
                 "POST",
@@ -574,35 +577,35 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "execute_job (all tasks, empty answer)",
-        lambda c: c.execute_job(JOB),
+        "jobs.execute (all tasks, empty answer)",
+        lambda c: c.jobs.execute(JOB),
         [Ex("POST", f"v2/jobs/{Q_JOB}/execute", reply=lambda _: httpx.Response(202))],
         lambda r: (
             (isinstance(r, Run) and r.id is None and r.state is RunState.UNKNOWN) or pytest.fail(repr(r))
         ),
-        ops=("execute_job",),
+        ops=("jobs.execute",),
     ),
     Case(
-        "cancel_job",
-        lambda c: c.cancel_job(JOB),
+        "jobs.cancel",
+        lambda c: c.jobs.cancel(JOB),
         [Ex("POST", f"v2/jobs/{Q_JOB}/cancel", reply={"message": "cancelled"})],
         lambda r: r == {"message": "cancelled"} or pytest.fail(repr(r)),
     ),
     Case(
-        "list_job_history",
-        lambda c: c.list_job_history(JOB),
+        "jobs.history",
+        lambda c: c.jobs.history(JOB),
         [Ex("GET", f"v2/jobs/{Q_JOB}/history", reply=HISTORY)],
         _check_history,
     ),
     Case(
-        "get_job_history",
-        lambda c: c.get_job_history(JOB, HIST),
+        "jobs.get_history",
+        lambda c: c.jobs.get_history(JOB, HIST),
         [Ex("GET", f"v2/jobs/{Q_JOB}/history/{Q_HIST}", reply={"value": [HISTORY[0]]})],
         lambda r: _check_history([r, Run(status="Completed")]),
     ),
     Case(
-        "get_job_status",
-        lambda c: c.get_job_status(JOB),
+        "jobs.status",
+        lambda c: c.jobs.status(JOB),
         [Ex("GET", f"v2/jobs/{Q_JOB}/status", reply=STATUS)],
         lambda r: (
             (
@@ -616,8 +619,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "list_job_tasks",
-        lambda c: c.list_job_tasks(JOB),
+        "jobs.tasks.list",
+        lambda c: c.jobs.tasks.list(JOB),
         [Ex("GET", f"v2/jobs/{Q_JOB}/tasks", reply=TASKS)],
         lambda r: (
             (
@@ -628,14 +631,14 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "get_job_task",
-        lambda c: c.get_job_task(JOB, TASK),
+        "jobs.tasks.get",
+        lambda c: c.jobs.tasks.get(JOB, TASK),
         [Ex("GET", f"v2/jobs/{Q_JOB}/tasks/{TASK}", reply={"id": TASK, "query": "q", "active": False})],
         lambda r: (r.id == TASK and r.is_active is False and r.table is None) or pytest.fail(repr(r)),
     ),
     Case(
-        "add_job_task",
-        lambda c: c.add_job_task(
+        "jobs.tasks.add",
+        lambda c: c.jobs.tasks.add(
             JOB, "REPLICATE [Accounts] SELECT * FROM [Accounts]", is_active=False, index=2
         ),
         [
@@ -653,8 +656,8 @@ CASES: list[Case] = [
         lambda r: (r.id, r.table) == ("77", "Accounts") or pytest.fail(repr(r)),
     ),
     Case(
-        "update_job_task",
-        lambda c: c.update_job_task(JOB, TASK, query="REPLICATE [A]", is_active=True, index=1),
+        "jobs.tasks.update",
+        lambda c: c.jobs.tasks.update(JOB, TASK, query="REPLICATE [A]", is_active=True, index=1),
         [
             Ex(
                 "PUT",
@@ -665,20 +668,20 @@ CASES: list[Case] = [
         is_none,
     ),
     Case(
-        "delete_job_task",
-        lambda c: c.delete_job_task(JOB, TASK),
+        "jobs.tasks.delete",
+        lambda c: c.jobs.tasks.delete(JOB, TASK),
         [Ex("DELETE", f"v2/jobs/{Q_JOB}/tasks/{TASK}")],
         is_none,
     ),
     Case(
-        "move_job_task",
-        lambda c: c.move_job_task(JOB, TASK, 0, 1),
+        "jobs.tasks.move",
+        lambda c: c.jobs.tasks.move(JOB, TASK, 0, 1),
         [Ex("POST", f"v2/jobs/{Q_JOB}/tasks/{TASK}/move", body={"from_index": 0, "to_index": 1})],
         is_none,
     ),
     Case(
-        "get_job_tasks_last_run",
-        lambda c: c.get_job_tasks_last_run(JOB),
+        "jobs.tasks.last_run",
+        lambda c: c.jobs.tasks.last_run(JOB),
         [
             Ex(
                 "GET",
@@ -707,8 +710,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "list_job_task_history",
-        lambda c: c.list_job_task_history(JOB, TASK),
+        "jobs.tasks.history",
+        lambda c: c.jobs.tasks.history(JOB, TASK),
         [
             Ex(
                 "GET",
@@ -719,15 +722,15 @@ CASES: list[Case] = [
         lambda r: (r[0].state is RunState.SUCCESS and r[0].records_affected == 5) or pytest.fail(repr(r)),
     ),
     Case(
-        "resolve_job_tasks",
-        lambda c: c.resolve_job_tasks(JOB, ["accounts", TASK]),
+        "jobs.tasks.resolve",
+        lambda c: c.jobs.tasks.resolve(JOB, ["accounts", TASK]),
         [Ex("GET", f"v2/jobs/{Q_JOB}/tasks", reply=TASKS)],
         lambda r: [t.id for t in r] == [TASK, TASK] or pytest.fail(repr(r)),
     ),
     # ------------------------------------------------------------- transformations
     Case(
-        "list_transformations",
-        lambda c: c.list_transformations(WS),
+        "transformations.list",
+        lambda c: c.transformations.list(WS),
         [
             Ex(
                 "GET",
@@ -738,8 +741,8 @@ CASES: list[Case] = [
         lambda r: (isinstance(r[0], Transformation) and r[0].id == "t-1") or pytest.fail(repr(r)),
     ),
     Case(
-        "get_transformation",
-        lambda c: c.get_transformation(TR),
+        "transformations.get",
+        lambda c: c.transformations.get(TR),
         [
             Ex(
                 "GET",
@@ -750,14 +753,14 @@ CASES: list[Case] = [
         lambda r: (r.id == TR and r.schedule is not None and r.schedule.enabled) or pytest.fail(repr(r)),
     ),
     Case(
-        "resolve_transformation",
-        lambda c: c.resolve_transformation("t one", workspace=WS),
+        "transformations.resolve",
+        lambda c: c.transformations.resolve("t one", workspace=WS),
         [Ex("GET", f"v2/workspaces/{Q_WS}/transformations", reply=[{"id": "t-1", "name": "T One"}])],
         lambda r: r.id == "t-1" or pytest.fail(repr(r)),
     ),
     Case(
-        "create_transformation",
-        lambda c: c.create_transformation(
+        "transformations.create",
+        lambda c: c.transformations.create(
             "T",
             "SF",
             queries=["SELECT 1"],
@@ -773,49 +776,79 @@ CASES: list[Case] = [
                 f"v2/workspaces/{Q_WS}/transformations",
                 body={
                     "name": "T",
-                    "connection_id": "c-sf",
-                    "queries": ["SELECT 1"],
+                    "type": "SQL",
+                    "destination_connection": {"id": "c-sf", "name": "SF"},
                     "schedule": {"enabled": True, "cron": "*/5 * * * *"},
+                    "trigger": {"type": "Schedule", "schedule_cron": "*/5 * * * *"},
                     "description": "d",
                 },
-                reply={"id": "t-2", "name": "T", "connection_id": "c-sf"},
+                reply={"Id": "t-2", "Name": "T", "Destination-Connection": {"Id": "c-sf", "Name": "SF"}},
+            ),
+            Ex(
+                "POST",
+                "v2/transformations/t-2/tasks",
+                body={"query": "SELECT 1", "is_active": True},
+                reply={"id": "5", "query": "SELECT 1"},
             ),
         ],
-        lambda r: (r.id, r.connection_id) == ("t-2", "c-sf") or pytest.fail(repr(r)),
+        lambda r: (r.id, r.connection_id, r.connection_name) == ("t-2", "c-sf", "SF") or pytest.fail(repr(r)),
     ),
     Case(
-        "update_transformation",
-        lambda c: c.update_transformation(TR, Name="T2", isActive=True, Skip=None),
+        "transformations.create (after a job, with alerts, default workspace)",
+        lambda c: c.transformations.create(
+            "T", "dest", after_job="j-1", after_job_tasks=[TASK], email_to="ops@example.com"
+        ),
+        [
+            Ex("GET", "v2/workspaces/default/connections", reply=CONNECTIONS),
+            Ex(
+                "POST",
+                "v2/workspaces/default/transformations",
+                body={
+                    "name": "T",
+                    "type": "SQL",
+                    "destination_connection": {"id": "c-dest", "name": "Dest"},
+                    "trigger": {"type": "After_Job", "after_job": "j-1", "after_job_tasks": [TASK]},
+                    "alerts": {"send_email": True, "email_to": "ops@example.com"},
+                },
+                reply={"id": "t-3", "name": "T", "destination_connection": {"id": "c-dest"}},
+            ),
+        ],
+        lambda r: (r.id, r.connection_id) == ("t-3", "c-dest") or pytest.fail(repr(r)),
+        ops=("transformations.create",),
+    ),
+    Case(
+        "transformations.update",
+        lambda c: c.transformations.update(TR, Name="T2", isActive=True, Skip=None),
         [Ex("PUT", f"v2/transformations/{Q_TR}", body={"name": "T2", "is_active": True})],
         is_none,
     ),
     Case(
-        "delete_transformation",
-        lambda c: c.delete_transformation(TR),
+        "transformations.delete",
+        lambda c: c.transformations.delete(TR),
         [Ex("DELETE", f"v2/transformations/{Q_TR}")],
         is_none,
     ),
     Case(
-        "execute_transformation",
-        lambda c: c.execute_transformation(TR),
+        "transformations.execute",
+        lambda c: c.transformations.execute(TR),
         [Ex("POST", f"v2/transformations/{Q_TR}/execute", reply={"run_id": "r-1", "status": "Running"})],
         lambda r: (r.id == "r-1" and r.state is RunState.RUNNING) or pytest.fail(repr(r)),
     ),
     Case(
-        "cancel_transformation",
-        lambda c: c.cancel_transformation(TR),
+        "transformations.cancel",
+        lambda c: c.transformations.cancel(TR),
         [Ex("POST", f"v2/transformations/{Q_TR}/cancel")],
         is_none,
     ),
     Case(
-        "list_transformation_history",
-        lambda c: c.list_transformation_history(TR),
+        "transformations.history",
+        lambda c: c.transformations.history(TR),
         [Ex("GET", f"v2/transformations/{Q_TR}/history", reply=HISTORY)],
         _check_history,
     ),
     Case(
-        "get_transformation_history",
-        lambda c: c.get_transformation_history(TR, HIST),
+        "transformations.get_history",
+        lambda c: c.transformations.get_history(TR, HIST),
         [
             Ex(
                 "GET",
@@ -826,26 +859,26 @@ CASES: list[Case] = [
         lambda r: (r.id == "h" and r.state is RunState.CANCELLED) or pytest.fail(repr(r)),
     ),
     Case(
-        "get_transformation_status",
-        lambda c: c.get_transformation_status(TR),
+        "transformations.status",
+        lambda c: c.transformations.status(TR),
         [Ex("GET", f"v2/transformations/{Q_TR}/status", reply={"Status": "Idle"})],
         lambda r: r.state is RunState.IDLE or pytest.fail(repr(r)),
     ),
     Case(
-        "list_transformation_tasks",
-        lambda c: c.list_transformation_tasks(TR),
+        "transformations.tasks.list",
+        lambda c: c.transformations.tasks.list(TR),
         [Ex("GET", f"v2/transformations/{Q_TR}/tasks", reply=TASKS)],
         lambda r: r[0].id == TASK or pytest.fail(repr(r)),
     ),
     Case(
-        "get_transformation_task",
-        lambda c: c.get_transformation_task(TR, TASK),
+        "transformations.tasks.get",
+        lambda c: c.transformations.tasks.get(TR, TASK),
         [Ex("GET", f"v2/transformations/{Q_TR}/tasks/{TASK}", reply={"TaskId": TASK})],
         lambda r: r.id == TASK or pytest.fail(repr(r)),
     ),
     Case(
-        "add_transformation_task",
-        lambda c: c.add_transformation_task(TR, "SELECT 1"),
+        "transformations.tasks.add",
+        lambda c: c.transformations.tasks.add(TR, "SELECT 1"),
         [
             Ex(
                 "POST",
@@ -857,27 +890,64 @@ CASES: list[Case] = [
         lambda r: r.id == "5" or pytest.fail(repr(r)),
     ),
     Case(
-        "update_transformation_task",
-        lambda c: c.update_transformation_task(TR, TASK, is_active=False),
+        "transformations.tasks.update",
+        lambda c: c.transformations.tasks.update(TR, TASK, is_active=False),
         [Ex("PUT", f"v2/transformations/{Q_TR}/tasks/{TASK}", body={"is_active": False})],
         is_none,
     ),
     Case(
-        "delete_transformation_task",
-        lambda c: c.delete_transformation_task(TR, TASK),
+        "transformations.tasks.delete",
+        lambda c: c.transformations.tasks.delete(TR, TASK),
         [Ex("DELETE", f"v2/transformations/{Q_TR}/tasks/{TASK}")],
         is_none,
     ),
     Case(
-        "move_transformation_task",
-        lambda c: c.move_transformation_task(TR, TASK, 3, 0),
+        "transformations.tasks.move",
+        lambda c: c.transformations.tasks.move(TR, TASK, 3, 0),
         [Ex("POST", f"v2/transformations/{Q_TR}/tasks/{TASK}/move", body={"from_index": 3, "to_index": 0})],
         is_none,
     ),
+    Case(
+        "transformations.tasks.last_run",
+        lambda c: c.transformations.tasks.last_run(TR),
+        [
+            Ex(
+                "GET",
+                f"v2/transformations/{Q_TR}/tasks/last-run",
+                reply=[{"TaskId": TASK, "Status": "SUCCESS", "RowsAffected": "3"}],
+            )
+        ],
+        lambda r: (
+            (
+                isinstance(r[0], TaskRun)
+                and (r[0].task_id, r[0].records_affected) == (TASK, 3)
+                and r[0].state is RunState.SUCCESS
+            )
+            or pytest.fail(repr(r))
+        ),
+    ),
+    Case(
+        "transformations.tasks.history",
+        lambda c: c.transformations.tasks.history(TR, TASK),
+        [
+            Ex(
+                "GET",
+                f"v2/transformations/{Q_TR}/tasks/{TASK}/history",
+                reply={"items": [{"status": "Failed", "error": "syntax error"}]},
+            )
+        ],
+        lambda r: (r[0].state is RunState.FAILED and r[0].error == "syntax error") or pytest.fail(repr(r)),
+    ),
+    Case(
+        "transformations.tasks.resolve",
+        lambda c: c.transformations.tasks.resolve(TR, [TASK, "ACCOUNTS"]),
+        [Ex("GET", f"v2/transformations/{Q_TR}/tasks", reply=TASKS)],
+        lambda r: [t.id for t in r] == [TASK, TASK] or pytest.fail(repr(r)),
+    ),
     # ------------------------------------------------------------------- pipelines
     Case(
-        "list_pipelines",
-        lambda c: c.list_pipelines(WS),
+        "pipelines.list",
+        lambda c: c.pipelines.list(WS),
         [
             Ex(
                 "GET",
@@ -890,8 +960,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "get_pipeline",
-        lambda c: c.get_pipeline(PL),
+        "pipelines.get",
+        lambda c: c.pipelines.get(PL),
         [
             Ex(
                 "GET",
@@ -910,14 +980,14 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "resolve_pipeline",
-        lambda c: c.resolve_pipeline(PL, workspace=WS),
+        "pipelines.resolve",
+        lambda c: c.pipelines.resolve(PL, workspace=WS),
         [Ex("GET", f"v2/workspaces/{Q_WS}/pipelines", reply=[{"id": PL, "name": "P"}])],
         lambda r: r.id == PL or pytest.fail(repr(r)),
     ),
     Case(
-        "create_pipeline",
-        lambda c: c.create_pipeline(
+        "pipelines.create",
+        lambda c: c.pipelines.create(
             "P", schedule_enabled=False, cron="0 0 * * *", labels=["x"], workspace=WS
         ),
         [
@@ -931,40 +1001,42 @@ CASES: list[Case] = [
         lambda r: r.id == "p-2" or pytest.fail(repr(r)),
     ),
     Case(
-        "update_pipeline",
-        lambda c: c.update_pipeline(PL, name="P2", labels=[]),
+        "pipelines.update",
+        lambda c: c.pipelines.update(PL, name="P2", labels=[]),
         [Ex("PUT", f"v2/pipelines/{Q_PL}", body={"name": "P2", "labels": []})],
         is_none,
     ),
-    Case("delete_pipeline", lambda c: c.delete_pipeline(PL), [Ex("DELETE", f"v2/pipelines/{Q_PL}")], is_none),
     Case(
-        "delete_pipeline (pipeline_only)",
-        lambda c: c.delete_pipeline(PL, pipeline_only=True),
-        [Ex("DELETE", f"v2/pipelines/{Q_PL}", params={"pipeline_only": "true"})],
-        is_none,
-        ops=("delete_pipeline",),
+        "pipelines.delete", lambda c: c.pipelines.delete(PL), [Ex("DELETE", f"v2/pipelines/{Q_PL}")], is_none
     ),
     Case(
-        "execute_pipeline",
-        lambda c: c.execute_pipeline(PL),
+        "pipelines.delete (pipeline_only)",
+        lambda c: c.pipelines.delete(PL, pipeline_only=True),
+        [Ex("DELETE", f"v2/pipelines/{Q_PL}", params={"pipeline_only": "true"})],
+        is_none,
+        ops=("pipelines.delete",),
+    ),
+    Case(
+        "pipelines.execute",
+        lambda c: c.pipelines.execute(PL),
         [Ex("POST", f"v2/pipelines/{Q_PL}/execute", reply={"id": "r-2", "status": "Starting"})],
         lambda r: (r.id == "r-2" and r.state is RunState.RUNNING) or pytest.fail(repr(r)),
     ),
     Case(
-        "cancel_pipeline",
-        lambda c: c.cancel_pipeline(PL),
+        "pipelines.cancel",
+        lambda c: c.pipelines.cancel(PL),
         [Ex("POST", f"v2/pipelines/{Q_PL}/cancel")],
         is_none,
     ),
     Case(
-        "list_pipeline_history",
-        lambda c: c.list_pipeline_history(PL),
+        "pipelines.history",
+        lambda c: c.pipelines.history(PL),
         [Ex("GET", f"v2/pipelines/{Q_PL}/history", reply={"data": HISTORY})],
         _check_history,
     ),
     Case(
-        "get_pipeline_history",
-        lambda c: c.get_pipeline_history(PL, HIST),
+        "pipelines.get_history",
+        lambda c: c.pipelines.get_history(PL, HIST),
         [
             Ex(
                 "GET",
@@ -975,14 +1047,14 @@ CASES: list[Case] = [
         lambda r: (r.state is RunState.FAILED and r.error_text == "x") or pytest.fail(repr(r)),
     ),
     Case(
-        "get_pipeline_status",
-        lambda c: c.get_pipeline_status(PL),
+        "pipelines.status",
+        lambda c: c.pipelines.status(PL),
         [Ex("GET", f"v2/pipelines/{Q_PL}/status", reply={"JobStatus": "No Jobs Running"})],
         lambda r: r.state is RunState.IDLE or pytest.fail(repr(r)),
     ),
     Case(
-        "list_pipeline_steps",
-        lambda c: c.list_pipeline_steps(PL),
+        "pipelines.steps.list",
+        lambda c: c.pipelines.steps.list(PL),
         [
             Ex(
                 "GET",
@@ -996,8 +1068,8 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "create_pipeline_step",
-        lambda c: c.create_pipeline_step(PL, "job", "j-1", index=0, ContinueOnError=True),
+        "pipelines.steps.create",
+        lambda c: c.pipelines.steps.create(PL, "job", "j-1", index=0, ContinueOnError=True),
         [
             Ex(
                 "POST",
@@ -1009,73 +1081,76 @@ CASES: list[Case] = [
         lambda r: r.id == STEP or pytest.fail(repr(r)),
     ),
     Case(
-        "update_pipeline_step",
-        lambda c: c.update_pipeline_step(PL, STEP, Index=2),
+        "pipelines.steps.update",
+        lambda c: c.pipelines.steps.update(PL, STEP, Index=2),
         [Ex("PUT", f"v2/pipelines/{Q_PL}/steps/{Q_STEP}", body={"index": 2})],
         is_none,
     ),
     Case(
-        "delete_pipeline_step",
-        lambda c: c.delete_pipeline_step(PL, STEP),
+        "pipelines.steps.delete",
+        lambda c: c.pipelines.steps.delete(PL, STEP),
         [Ex("DELETE", f"v2/pipelines/{Q_PL}/steps/{Q_STEP}")],
         is_none,
     ),
     Case(
-        "move_pipeline_step",
-        lambda c: c.move_pipeline_step(PL, STEP, 1, 0),
+        "pipelines.steps.move",
+        lambda c: c.pipelines.steps.move(PL, STEP, 1, 0),
         [Ex("POST", f"v2/pipelines/{Q_PL}/steps/{Q_STEP}/move", body={"from_index": 1, "to_index": 0})],
         is_none,
     ),
     Case(
-        "list_pipeline_events",
-        lambda c: c.list_pipeline_events(PL),
+        "pipelines.events.list",
+        lambda c: c.pipelines.events.list(PL),
         [
             Ex(
                 "GET",
                 f"v2/pipelines/{Q_PL}/events",
-                reply=[{"EventId": EVT, "Name": "e", "Trigger": "OnFailure"}],
+                reply=[{"EventId": EVT, "Name": "e", "Script": "print(1)", "Labels": ["x"]}],
             )
         ],
         lambda r: (
-            (isinstance(r[0], PipelineEvent) and (r[0].id, r[0].trigger) == (EVT, "OnFailure"))
+            (
+                isinstance(r[0], PipelineEvent)
+                and (r[0].id, r[0].name, r[0].script, r[0].labels) == (EVT, "e", "print(1)", ["x"])
+            )
             or pytest.fail(repr(r))
         ),
     ),
     Case(
-        "get_pipeline_event",
-        lambda c: c.get_pipeline_event(PL, EVT),
-        [Ex("GET", f"v2/pipelines/{Q_PL}/events/{Q_EVT}", reply={"id": EVT, "action": "Email"})],
-        lambda r: r.action == "Email" or pytest.fail(repr(r)),
+        "pipelines.events.get",
+        lambda c: c.pipelines.events.get(PL, EVT),
+        [Ex("GET", f"v2/pipelines/{Q_PL}/events/{Q_EVT}", reply={"id": EVT, "script": "print(1)"})],
+        lambda r: (r.id, r.script) == (EVT, "print(1)") or pytest.fail(repr(r)),
     ),
     Case(
-        "create_pipeline_event",
-        lambda c: c.create_pipeline_event(PL, Name="e", Trigger="OnFailure", Action="Email"),
+        "pipelines.events.create",
+        lambda c: c.pipelines.events.create(PL, "e", "print(1)", labels=["x"]),
         [
             Ex(
                 "POST",
                 f"v2/pipelines/{Q_PL}/events",
-                body={"name": "e", "trigger": "OnFailure", "action": "Email"},
+                body={"name": "e", "script": "print(1)", "labels": ["x"]},
                 reply={"id": EVT, "name": "e"},
             )
         ],
         lambda r: r.id == EVT or pytest.fail(repr(r)),
     ),
     Case(
-        "update_pipeline_event",
-        lambda c: c.update_pipeline_event(PL, EVT, Action="Webhook"),
-        [Ex("PUT", f"v2/pipelines/{Q_PL}/events/{Q_EVT}", body={"action": "Webhook"})],
+        "pipelines.events.update",
+        lambda c: c.pipelines.events.update(PL, EVT, script="print(2)", labels=[]),
+        [Ex("PUT", f"v2/pipelines/{Q_PL}/events/{Q_EVT}", body={"script": "print(2)", "labels": []})],
         is_none,
     ),
     Case(
-        "delete_pipeline_event",
-        lambda c: c.delete_pipeline_event(PL, EVT),
+        "pipelines.events.delete",
+        lambda c: c.pipelines.events.delete(PL, EVT),
         [Ex("DELETE", f"v2/pipelines/{Q_PL}/events/{Q_EVT}")],
         is_none,
     ),
     # ----------------------------------------------------------------------- users
     Case(
-        "list_users",
-        lambda c: c.list_users(),
+        "users.list",
+        lambda c: c.users.list(),
         [Ex("GET", "v2/users", reply={"value": [{"User": "admin", "Role": "Admin", "Active": "true"}]})],
         lambda r: (
             (isinstance(r[0], User) and (r[0].name, r[0].role, r[0].active) == ("admin", "Admin", True))
@@ -1083,14 +1158,14 @@ CASES: list[Case] = [
         ),
     ),
     Case(
-        "get_user",
-        lambda c: c.get_user(USER),
+        "users.get",
+        lambda c: c.users.get(USER),
         [Ex("GET", f"v2/users/{Q_USER}", reply={"UserId": USER, "UserName": "bob"})],
         lambda r: (r.id, r.name) == (USER, "bob") or pytest.fail(repr(r)),
     ),
     Case(
-        "create_user",
-        lambda c: c.create_user("bob", password="pw", role="Admin", Active=True),
+        "users.create",
+        lambda c: c.users.create("bob", password="pw", role="Admin", Active=True),
         [
             Ex(
                 "POST",
@@ -1102,24 +1177,24 @@ CASES: list[Case] = [
         lambda r: r.id == "u-1" or pytest.fail(repr(r)),
     ),
     Case(
-        "update_user",
-        lambda c: c.update_user(USER, Role="Standard"),
+        "users.update",
+        lambda c: c.users.update(USER, Role="Standard"),
         [Ex("PUT", f"v2/users/{Q_USER}", body={"role": "Standard"})],
         is_none,
     ),
-    Case("delete_user", lambda c: c.delete_user(USER), [Ex("DELETE", f"v2/users/{Q_USER}")], is_none),
+    Case("users.delete", lambda c: c.users.delete(USER), [Ex("DELETE", f"v2/users/{Q_USER}")], is_none),
     Case(
-        "generate_token",
-        lambda c: c.generate_token("bob"),
+        "users.generate_token",
+        lambda c: c.users.generate_token("bob"),
         [Ex("POST", "v2/users/generate-token", body={"user": "bob"}, reply={"Token": "minted-token"})],
         lambda r: r == "minted-token" or pytest.fail(repr(r)),
     ),
     Case(
-        "generate_token (bare string)",
-        lambda c: c.generate_token("bob"),
+        "users.generate_token (bare string)",
+        lambda c: c.users.generate_token("bob"),
         [Ex("POST", "v2/users/generate-token", body={"user": "bob"}, reply="minted-2")],
         lambda r: r == "minted-2" or pytest.fail(repr(r)),
-        ops=("generate_token",),
+        ops=("users.generate_token",),
     ),
 ]
 
@@ -1149,8 +1224,25 @@ def verify(server: FakeServer, case: Case, result: Any) -> None:
     case.check(result)
 
 
-def test_every_operation_is_in_the_table() -> None:
-    operations = {name for name, value in vars(V2Api).items() if isinstance(value, operation)}
+def resource_operations(owner: Any, prefix: str = "") -> set[str]:
+    """The dotted names (``jobs.tasks.move``) of every operation of the resource groups below ``owner``."""
+    found: set[str] = set()
+    for name in dir(type(owner)) + list(vars(owner)):
+        if name.startswith("_"):
+            continue
+        static = inspect.getattr_static(owner, name)
+        if isinstance(static, operation):
+            if isinstance(owner, Resource):
+                found.add(prefix + name)
+            continue
+        value = getattr(owner, name)
+        if isinstance(value, Resource) and value is not owner:
+            found |= resource_operations(value, f"{prefix}{name}.")
+    return found
+
+
+def test_every_operation_is_in_the_table(client: CDataSyncClient) -> None:
+    operations = resource_operations(client)
     covered = {op for case in CASES for op in ops_of(case)}
     assert operations - covered == set(), "operations without a row in CASES"
     assert covered - operations == set(), "rows naming no operation"
@@ -1178,7 +1270,7 @@ def test_create_job_rejects_an_unknown_setting_listing_the_known_ones(
     server: FakeServer, client: Any
 ) -> None:
     with pytest.raises(CDataSyncConfigError) as info:
-        client.create_job("J", Wrker_Pool=3)
+        client.jobs.create("J", Wrker_Pool=3)
     message = str(info.value)
     assert "'Wrker_Pool'" in message and "worker_pool" in message and "continue_on_error" in message
     assert server.requests == []
@@ -1186,7 +1278,7 @@ def test_create_job_rejects_an_unknown_setting_listing_the_known_ones(
 
 def test_create_job_rejects_an_unknown_type(server: FakeServer, client: Any) -> None:
     with pytest.raises(CDataSyncConfigError, match=r"Unknown job type 'Nightly'.*ReverseETL"):
-        client.create_job("J", type="Nightly")
+        client.jobs.create("J", type="Nightly")
     assert server.requests == []
 
 
@@ -1208,5 +1300,11 @@ def test_job_settings_accept_any_spelling(
     given: dict[str, Any], sent: dict[str, Any], server: FakeServer, client: Any
 ) -> None:
     server.add("PUT", "v2/jobs/j", httpx.Response(204))
-    client.update_job("j", **given)
+    client.jobs.update("j", **given)
     assert body_of(server.requests[0]) == sent
+
+
+def test_create_transformation_rejects_an_unknown_type(server: FakeServer, client: Any) -> None:
+    with pytest.raises(CDataSyncConfigError, match=r"Unknown transformation type 'Python'.*DBT-Cloud"):
+        client.transformations.create("T", "c-dest", type="Python")
+    assert server.requests == []
