@@ -13,7 +13,7 @@ DAGS_FOLDER = _HOME / "dags"
 
 # The DAG folder holds the example DAGs plus the end-to-end test DAGs (dag.test() parses the folder).
 DAGS_FOLDER.mkdir()
-for source in (REPO / "example_dags", REPO / "tests" / "e2e" / "dags"):
+for source in (REPO / "example_dags", REPO / "tests" / "system" / "dags"):
     for path in source.glob("*.py"):
         shutil.copy(path, DAGS_FOLDER / path.name)
 

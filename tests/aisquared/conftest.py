@@ -15,7 +15,7 @@ from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo, seed_demo
 from airflow_provider_cdata_sync.aisquared import AISquaredClient, AISquaredConfig, AsyncAISquaredClient, Sync
 from airflow_provider_cdata_sync.client import RetrySettings
 from tests.conftest import DAGS_FOLDER
-from tests.e2e.conftest import airflow_db, run_dag  # noqa: F401  (fixtures shared with the CData e2e tests)
+from tests.system.conftest import airflow_db, run_dag  # noqa: F401  (fixtures shared with the CData e2e tests)
 
 TOKEN = "aisq-secret-token-9d2e"
 WORKSPACE = "ws-7"

@@ -34,7 +34,11 @@ import psutil
 from cdata_sync_emulator import CDataSyncEmulator
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_SOURCES = (REPO / "example_dags", REPO / "tests" / "e2e" / "dags", REPO / "tests" / "deployment" / "dags")
+DAG_SOURCES = (
+    REPO / "example_dags",
+    REPO / "tests" / "system" / "dags",
+    REPO / "tests" / "deployment" / "dags",
+)
 ADMIN_USER = "admin"
 EMULATOR_TOKEN = "deployment-secret-token-8d2e"
 TERMINAL_RUN_STATES = {"success", "failed"}

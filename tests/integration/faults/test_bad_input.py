@@ -23,17 +23,8 @@ from airflow_provider_cdata_sync.operators.cdata_sync import (
     CDataSyncRunPipelineOperator,
     CDataSyncRunTransformationOperator,
 )
-from tests.faults.conftest import Jobs
-from tests.faults.helpers import (
-    CONN_ENV,
-    JOB,
-    OTHER_JOB,
-    TOKEN,
-    V2_RUN,
-    make_context,
-    start_run,
-    use_connection,
-)
+from tests.helpers import make_context, start_run, use_connection
+from tests.integration.faults.conftest import CONN_ENV, JOB, OTHER_JOB, TOKEN, V2_RUN, Jobs
 
 
 def run(operator: Any) -> BaseException:
@@ -100,7 +91,7 @@ def test_wrong_token_says_to_check_the_token(
     server: CDataSyncEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wrong = "wrong-token-0b3a5d"
-    use_connection(monkeypatch, server, token=wrong)
+    use_connection(monkeypatch, server, token=wrong, max_retries=2)
     error = run(job_op())
     assert "401" in str(error)
     assert "Check the auth token in the Airflow connection" in str(error)
@@ -115,7 +106,7 @@ def _free_port() -> int:
 
 
 def test_refused_connection_says_to_check_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_connection(monkeypatch, None, host=f"http://127.0.0.1:{_free_port()}", max_retries=0)
+    use_connection(monkeypatch, None, TOKEN, host=f"http://127.0.0.1:{_free_port()}", max_retries=0)
     error = run(job_op())
     assert isinstance(error, CDataSyncError)
     assert "Could not reach CData Sync" in str(error) and "ConnectError" in str(error)
@@ -123,7 +114,7 @@ def test_refused_connection_says_to_check_host_and_port(monkeypatch: pytest.Monk
 
 
 def test_unknown_host_says_the_name_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_connection(monkeypatch, None, host="http://cdata-sync.invalid:8181", max_retries=0)
+    use_connection(monkeypatch, None, TOKEN, host="http://cdata-sync.invalid:8181", max_retries=0)
     error = run(job_op())
     assert "could not be resolved: check the connection's host" in str(error)
 
@@ -175,7 +166,7 @@ def self_signed_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def test_tls_verification_failure_says_what_to_fix(
     monkeypatch: pytest.MonkeyPatch, self_signed_https: str
 ) -> None:
-    use_connection(monkeypatch, None, host=self_signed_https, max_retries=0)
+    use_connection(monkeypatch, None, TOKEN, host=self_signed_https, max_retries=0)
     error = run(job_op())
     assert "CERTIFICATE_VERIFY_FAILED" in str(error) or "certificate verify failed" in str(error)
     assert "TLS verification failed" in str(error) and "verify_ssl" in str(error)

@@ -18,10 +18,7 @@ from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.operators.cdata_sync import CDataSyncRunJobOperator
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
-from tests.faults.conftest import Jobs
-from tests.faults.helpers import (
-    JOB,
-    V2_CANCEL,
+from tests.helpers import (
     FakeTI,
     calls,
     first_event,
@@ -31,6 +28,7 @@ from tests.faults.helpers import (
     start_run,
     wait_for,
 )
+from tests.integration.faults.conftest import JOB, V2_CANCEL, Jobs
 
 #: What the triggerer passes to ``Task.cancel`` when a user marks a deferred task failed (Airflow 3.3).
 USER_ACTION_CANCEL_MSG = "__airflow_user_action__"

@@ -27,8 +27,8 @@ from airflow_provider_cdata_sync.sensors.cdata_sync import (
     CDataSyncTransformationSensor,
 )
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobHistoryTrigger, CDataSyncJobTrigger
-from tests.unit.conftest import Jobs
-from tests.unit.helpers import FakeTI, make_context, parse_time, start_run, use_connection
+from tests.helpers import FakeTI, make_context, parse_time, start_run, use_connection
+from tests.integration.conftest import Jobs
 
 
 def job_sensor(**kwargs: Any) -> CDataSyncJobSensor:

@@ -25,8 +25,7 @@ from airflow_provider_cdata_sync.operators.cdata_sync import (
 )
 from airflow_provider_cdata_sync.reporting import LOG_GROUP_END, LOG_GROUP_START
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
-from tests.unit.conftest import Jobs
-from tests.unit.helpers import (
+from tests.helpers import (
     FakeTI,
     calls_matching,
     first_event,
@@ -35,6 +34,7 @@ from tests.unit.helpers import (
     start_run,
     wait_for,
 )
+from tests.integration.conftest import Jobs
 
 HISTORY_PATH = r"/v2/jobs/[^/]+/history/\d+$"
 

@@ -20,8 +20,7 @@ from airflow_provider_cdata_sync.triggers.cdata_sync import (
     CDataSyncPipelineTrigger,
     CDataSyncTransformationTrigger,
 )
-from tests.unit.conftest import Jobs
-from tests.unit.helpers import (
+from tests.helpers import (
     calls_matching,
     first_event,
     parse_time,
@@ -30,6 +29,7 @@ from tests.unit.helpers import (
     use_connection,
     wait_for,
 )
+from tests.integration.conftest import Jobs
 
 HISTORY_PATH = r"/v2/jobs/[^/]+/history/\d+$"
 STATUS_PATH = r"/v2/jobs/[^/]+/status$"

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from airflow_provider_cdata_sync.operators.cdata_sync import CDataSyncRunJobOperator
-from tests.faults.helpers import TOKEN, V2_LOG, make_context, use_connection
+from tests.helpers import make_context, use_connection
+from tests.integration.faults.conftest import TOKEN, V2_LOG
 
 LOG_MB = 24
 
@@ -59,7 +60,7 @@ def test_huge_log_keeps_memory_bounded_and_the_tail(
     fault = {"path": V2_LOG, "method": "POST", "action": "malformed", "body": text, "count": 50}
     assert httpx.post(f"{emulator_process}/_emulator/faults", json=fault, timeout=60).status_code < 300
     del text
-    use_connection(monkeypatch, None, host=emulator_process)
+    use_connection(monkeypatch, None, TOKEN, host=emulator_process, max_retries=2)
     operator = CDataSyncRunJobOperator(
         task_id="run", job="DemoReplication", tasks=["products"], check_interval=0.2, deferrable=False
     )

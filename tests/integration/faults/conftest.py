@@ -11,7 +11,22 @@ import pytest
 from cdata_sync_emulator import CDataSyncEmulator
 from cdata_sync_emulator.testing import SmallJob, running_emulator, seed_small_job
 
-from tests.faults.helpers import JOB, OTHER_JOB, TOKEN, use_connection
+from tests.helpers import use_connection
+
+#: A distinctive token: every secrets test greps everything captured for it.
+TOKEN = "fAuLt-S3cret-T0ken-7c1e9a"
+CONN_ENV = "AIRFLOW_CONN_CDATA_SYNC_DEFAULT"
+JOB = "FaultJob"
+OTHER_JOB = "FaultOtherJob"
+#: Request paths of the emulator (regular expressions for fault injection).
+V2_EXECUTE = r"^/api\.rsc/v2/jobs/[^/]+/execute$"
+V2_STATUS = r"^/api\.rsc/v2/jobs/[^/]+/status$"
+V2_HISTORY = r"^/api\.rsc/v2/jobs/[^/]+/history$"
+V2_RUN = r"^/api\.rsc/v2/jobs/[^/]+/history/[^/]+$"
+V2_CANCEL = r"^/api\.rsc/v2/jobs/[^/]+/cancel$"
+V2_LOG = r"^/api\.rsc/v2/connections/[^/]+/logs/[^/]+/download$"
+V1_EXECUTE = r"(?i)^/api\.rsc/executeJob$"
+V1_LOG = r"(?i)^/api\.rsc/getJobLog$"
 
 
 @dataclass
@@ -51,7 +66,7 @@ def server(
     emulator_session: CDataSyncEmulator, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[CDataSyncEmulator]:
     """The session emulator, wired to ``cdata_sync_default`` (v2); reset after the test."""
-    use_connection(monkeypatch, emulator_session)
+    use_connection(monkeypatch, emulator_session, max_retries=2)
     emulator_session._core().faults.reset_stats()
     yield emulator_session
     emulator_session.clear_faults()

@@ -13,19 +13,8 @@ from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.operators.cdata_sync import CDataSyncRunJobOperator
-from tests.faults.conftest import Jobs
-from tests.faults.helpers import (
-    JOB,
-    V2_EXECUTE,
-    V2_HISTORY,
-    V2_LOG,
-    V2_RUN,
-    V2_STATUS,
-    calls,
-    first_event,
-    make_context,
-    use_connection,
-)
+from tests.helpers import calls, first_event, make_context, use_connection
+from tests.integration.faults.conftest import JOB, V2_EXECUTE, V2_HISTORY, V2_LOG, V2_RUN, V2_STATUS, Jobs
 
 #: One of each transient fault a poll can meet.
 POLL_FAULTS: list[dict[str, Any]] = [
@@ -65,7 +54,7 @@ def inject_all(
 def test_execute_survives_a_transient_fault_and_starts_one_run(
     server: CDataSyncEmulator, jobs: Jobs, monkeypatch: pytest.MonkeyPatch, fault: dict[str, Any]
 ) -> None:
-    use_connection(monkeypatch, server, timeout=0.5)
+    use_connection(monkeypatch, server, timeout=0.5, max_retries=2)
     before = len(server.runs(jobs.main.job_id))
     server.inject_fault(V2_EXECUTE, method="POST", **fault)
     started = time.monotonic()

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from cdata_sync_emulator import CDataSyncEmulator
 
-from tests.e2e.conftest import airflow_db  # noqa: F401 - the fixture, for dag.test()
-from tests.faults.conftest import Jobs
-from tests.faults.helpers import JOB, OTHER_JOB, TOKEN
+from tests.integration.faults.conftest import JOB, OTHER_JOB, TOKEN, Jobs
+from tests.system.conftest import airflow_db  # noqa: F401 - the fixture, for dag.test()
 
 ECHO = {
     "error": {"code": "Boom", "message": f"internal error for token {TOKEN} (x-cdata-authtoken: {TOKEN})"}

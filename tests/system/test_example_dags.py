@@ -11,7 +11,7 @@ import pytest
 from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.reporting import LOG_GROUP_END, LOG_GROUP_START
-from tests.e2e.conftest import destination_rows
+from tests.system.conftest import destination_rows
 
 pytestmark = pytest.mark.e2e
 

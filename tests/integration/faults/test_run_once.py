@@ -10,16 +10,8 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.operators.cdata_sync import CDataSyncRunJobOperator
-from tests.faults.conftest import Jobs
-from tests.faults.helpers import (
-    JOB,
-    V1_EXECUTE,
-    V2_EXECUTE,
-    calls,
-    make_context,
-    start_run,
-    use_connection,
-)
+from tests.helpers import calls, make_context, start_run, use_connection
+from tests.integration.faults.conftest import JOB, V1_EXECUTE, V2_EXECUTE, Jobs
 
 
 def job_operator(**kwargs: object) -> CDataSyncRunJobOperator:
@@ -45,7 +37,7 @@ def test_lost_execute_answer_follows_the_run_the_server_started(
     path: str,
     fault: dict[str, object],
 ) -> None:
-    use_connection(monkeypatch, server, api_version=api_version, timeout=0.6)
+    use_connection(monkeypatch, server, api_version=api_version, timeout=0.6, max_retries=2)
     server.set_speed(min_run_seconds=1.5, target_id=jobs.main.job_id)
     before = len(server.runs(jobs.main.job_id))
     server.inject_fault(path, method="POST", **fault)  # type: ignore[arg-type]

@@ -14,8 +14,8 @@ from cdata_sync_emulator import CDataSyncEmulator
 
 from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig
 from airflow_provider_cdata_sync.triggers.cdata_sync import CDataSyncJobTrigger
-from tests.faults.conftest import Jobs
-from tests.faults.helpers import JOB, TOKEN, V2_RUN, calls, start_run, wait_for
+from tests.helpers import calls, start_run, wait_for
+from tests.integration.faults.conftest import JOB, TOKEN, V2_RUN, Jobs
 
 #: A stand-in triggerer: rebuild the trigger from (classpath, kwargs) given as JSON, run it, print the event.
 TRIGGERER = """

@@ -15,7 +15,7 @@ from cdata_sync_emulator.testing import SmallJob, running_emulator, seed_small_j
 
 from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig, RetrySettings
 from airflow_provider_cdata_sync.client.control import Target
-from tests.unit.helpers import BROKEN_JOB, GOOD_JOB, TOKEN, stop_everything, use_connection
+from tests.helpers import BROKEN_JOB, GOOD_JOB, TOKEN, stop_everything, use_connection
 
 
 @dataclass

@@ -1,12 +1,14 @@
-"""Helpers shared by the unit tests (plain functions, no fixtures)."""
+"""The one helpers module of the test suites (plain functions, no fixtures)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,18 +23,23 @@ GOOD_JOB = "UnitJob"
 BROKEN_JOB = "UnitBroken"
 
 
-def use_connection(
-    monkeypatch: pytest.MonkeyPatch, server: CDataSyncEmulator, token: str | None = None, **extra: Any
-) -> None:
-    """Point ``cdata_sync_default`` at the emulator (optionally with another token or extras)."""
+def connection(server: CDataSyncEmulator | None, token: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A ``cdata_sync`` connection (JSON form) on the emulator; ``host=`` in ``extra`` points elsewhere."""
     conn: dict[str, Any] = {
         "conn_type": "cdata_sync",
-        "host": server.base_url,
-        "password": token or server.token,
+        "host": extra.pop("host", None) or (server.base_url if server else ""),
+        "password": token if token is not None else (server.token if server else ""),
     }
     if extra:
         conn["extra"] = extra
-    monkeypatch.setenv(CONN_ENV, json.dumps(conn))
+    return conn
+
+
+def use_connection(
+    monkeypatch: pytest.MonkeyPatch, server: CDataSyncEmulator | None, token: str | None = None, **extra: Any
+) -> None:
+    """Point ``cdata_sync_default`` at the emulator (optionally another token, host or extras)."""
+    monkeypatch.setenv(CONN_ENV, json.dumps(connection(server, token, **extra)))
 
 
 def stop_everything(server: CDataSyncEmulator) -> None:
@@ -67,6 +74,11 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def run_record(server: CDataSyncEmulator, run_id: str | None) -> dict[str, Any]:
+    """The emulator's record of one run."""
+    return next(run for run in server.runs() if run["id"] == str(run_id))
 
 
 def calls_matching(server: CDataSyncEmulator, pattern: str) -> int:
@@ -114,3 +126,29 @@ async def first_event(trigger: Any, timeout: float = 20.0) -> dict[str, Any]:
         raise AssertionError("the trigger ended without an event")
 
     return await asyncio.wait_for(collect(), timeout)
+
+
+@contextlib.contextmanager
+def slow_cancel(server: CDataSyncEmulator, seconds: float = 1.0) -> Iterator[None]:
+    """Runs take ``seconds`` to stop after a cancel (as a real server finishing its batch), so that a caller
+    that does not wait for the cancel to take effect is caught."""
+    engine = server._core().engine
+    original = engine.cancel
+
+    def cancel(target_id: str) -> dict[str, Any] | None:
+        handle = engine.active(target_id)
+        if handle is None:
+            return None
+        threading.Timer(seconds, original, args=(target_id,)).start()
+        with handle.lock:
+            return dict(handle.run)
+
+    engine.cancel = cancel  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        engine.cancel = original  # type: ignore[method-assign]
+
+
+#: Short name used by the fault tests.
+calls = calls_matching
