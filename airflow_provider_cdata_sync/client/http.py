@@ -590,7 +590,7 @@ class Api:
 
     def _one(self, request: ApiRequest, model: type[M]) -> Call[M]:
         body = yield from self._json(request)
-        return parse_model(request, model, unwrap_one(body), self.profile)
+        return parse_model(request, model, unwrap_one(body), self.profile, path=self._shown_path(request))
 
     def _page(self, request: ApiRequest) -> Call[Page]:
         """One page of a list answer: its items (unwrapped), the request for the next page (always on the
@@ -601,7 +601,10 @@ class Api:
             items, link = extract_items(body)
         except TypeError as exc:
             raise self.profile.errors.response(
-                str(exc), method=request.method, path=url_path(request), body_excerpt=str(body)[:80]
+                str(exc),
+                method=request.method,
+                path=url_path(request, http_request=request_of(response)),
+                body_excerpt=str(body)[:80],
             ) from exc
         following = None
         if link and items:
@@ -632,7 +635,18 @@ class Api:
     def _many(self, request: ApiRequest, model: type[M], *, limit: int | None = None) -> Call[list[M]]:
         """Every item of a list endpoint as models (see :meth:`_collect`)."""
         items = yield from self._collect(request, limit=limit)
-        return [parse_model(request, model, item, self.profile) for item in items if isinstance(item, dict)]
+        path = self._shown_path(request)
+        return [
+            parse_model(request, model, item, self.profile, path=path)
+            for item in items
+            if isinstance(item, dict)
+        ]
+
+    def _shown_path(self, request: ApiRequest) -> str:
+        """The full URL path of a request on the configured server, as error messages show it."""
+        if request.url:
+            return url_path(request)
+        return f"{urlsplit(self.config.api_root).path.rstrip('/')}/{request.path.lstrip('/')}"
 
 
 @dataclass
@@ -997,8 +1011,11 @@ def unwrap_one(body: Any) -> Any:
     return body
 
 
-def parse_model(request: ApiRequest, model: type[M], data: Any, profile: ServiceProfile) -> M:
-    """Validate one resource, turning a shape mismatch into the service's clear response error."""
+def parse_model(
+    request: ApiRequest, model: type[M], data: Any, profile: ServiceProfile, *, path: str | None = None
+) -> M:
+    """Validate one resource, turning a shape mismatch into the service's clear response error (``path``:
+    the path to show, by default the request's path below the API root)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -1007,7 +1024,7 @@ def parse_model(request: ApiRequest, model: type[M], data: Any, profile: Service
         raise profile.errors.response(
             f"the {model.__name__} in the answer is not as expected ({where}: {first.get('msg')})",
             method=request.method.upper(),
-            path=url_path(request),
+            path=path or url_path(request),
             body_excerpt=str(data)[:80],
         ) from exc
 

@@ -36,11 +36,11 @@ def reply(code: int, body: Any = None, text: str | None = None) -> Any:
 def test_auth_errors_say_to_check_the_token(code: int, server: FakeServer, client: Any) -> None:
     server.add("GET", STATUS, reply(code, {"error": {"code": "401", "message": "Unauthorized"}}))
     with pytest.raises(CDataSyncAuthenticationError) as info:
-        client.get_job_status("j1")
+        client.jobs.status("j1")
     error = info.value
     assert error.status_code == code and error.server_message == "Unauthorized"
     message = str(error)
-    assert f"CData Sync API error {code} on GET /api.rsc/v2/jobs/j1/status: Unauthorized" in message
+    assert f"CData Sync API error {code} on GET /ctx/api.rsc/v2/jobs/j1/status: Unauthorized" in message
     assert "Check the auth token" in message and "password" in message
     assert len(server.requests) == 1  # never retried
 
@@ -59,10 +59,10 @@ def test_auth_errors_say_to_check_the_token(code: int, server: FakeServer, clien
 def test_status_codes_map_to_errors(code: int, cls: type[Exception], server: FakeServer, client: Any) -> None:
     server.add("PUT", "v2/jobs/j1", reply(code, {"message": "nope"}))
     with pytest.raises(cls) as info:
-        client.update_job("j1", name="x")
+        client.jobs.update("j1", name="x")
     assert type(info.value) is cls
     assert info.value.status_code == code  # type: ignore[attr-defined]
-    assert (info.value.method, info.value.path) == ("PUT", "/api.rsc/v2/jobs/j1")  # type: ignore[attr-defined]
+    assert (info.value.method, info.value.path) == ("PUT", "/ctx/api.rsc/v2/jobs/j1")  # type: ignore[attr-defined]
     assert str(code) in str(info.value) and "nope" in str(info.value)
 
 
@@ -92,24 +92,24 @@ def test_every_error_is_a_cdata_sync_error() -> None:
 def test_400_shows_the_server_message(body: Any, server: FakeServer, client: Any) -> None:
     server.add("PUT", "v2/jobs/j1", reply(400, body))
     with pytest.raises(CDataSyncAPIError) as info:
-        client.update_job("j1", name="x")
+        client.jobs.update("j1", name="x")
     assert info.value.server_message.endswith("Job is running and cannot be updated.")
-    assert "400 on PUT /api.rsc/v2/jobs/j1" in str(info.value)
+    assert "400 on PUT /ctx/api.rsc/v2/jobs/j1" in str(info.value)
 
 
 def test_non_json_error_body_is_shown_as_text(server: FakeServer, client: Any) -> None:
     server.add("DELETE", "v2/jobs/j1", reply(400, text="<html>Bad request: job is in use</html>"))
     with pytest.raises(CDataSyncAPIError, match="job is in use"):
-        client.delete_job("j1")
+        client.jobs.delete("j1")
 
 
 def test_error_without_a_body(server: FakeServer, client: Any) -> None:
     server.add("DELETE", "v2/jobs/j1", lambda _r: httpx.Response(409))
     with pytest.raises(CDataSyncConflictError, match=r"\(no message\)"):
-        client.delete_job("j1")
+        client.jobs.delete("j1")
 
 
-@pytest.mark.parametrize("call", [lambda c: c.get_job_status("j1"), lambda c: c.list_jobs()])
+@pytest.mark.parametrize("call", [lambda c: c.jobs.status("j1"), lambda c: c.jobs.list()])
 def test_non_json_success_body_raises_a_response_error(call: Any, server: FakeServer, client: Any) -> None:
     server.add("GET", STATUS, reply(200, text="<html>Login page</html>"))
     server.add("GET", "v2/workspaces/default/jobs", reply(200, text="<html>Login page</html>"))
@@ -121,7 +121,7 @@ def test_non_json_success_body_raises_a_response_error(call: Any, server: FakeSe
 async def test_non_json_success_body_in_the_async_client(server: FakeServer, async_client: Any) -> None:
     server.add("GET", STATUS, reply(200, text="oops"))
     with pytest.raises(CDataSyncResponseError, match="not JSON"):
-        await async_client.get_job_status("j1")
+        await async_client.jobs.status("j1")
 
 
 # ------------------------------------------------------------------------------ the token
@@ -140,22 +140,22 @@ def all_text(error: BaseException) -> str:
         (
             "GET",
             STATUS,
-            lambda c: c.get_job_status("j1"),
+            lambda c: c.jobs.status("j1"),
             reply(401, {"error": {"message": f"bad token {TOKEN}"}}),
         ),
-        ("GET", STATUS, lambda c: c.get_job_status("j1"), reply(403, text=f"Forbidden for token={TOKEN}")),
+        ("GET", STATUS, lambda c: c.jobs.status("j1"), reply(403, text=f"Forbidden for token={TOKEN}")),
         (
             "GET",
             STATUS,
-            lambda c: c.get_job_status("j1"),
+            lambda c: c.jobs.status("j1"),
             reply(400, {"detail": f"x-cdata-authtoken: {TOKEN}"}),
         ),
-        ("GET", STATUS, lambda c: c.get_job_status("j1"), reply(503, {"message": f"{TOKEN} overloaded"})),
-        ("POST", EXECUTE, lambda c: c.execute_job("j1"), reply(502, text=f"gateway saw {TOKEN}")),
-        ("GET", STATUS, lambda c: c.get_job_status("j1"), reply(200, text=f"not json {TOKEN}")),
-        ("GET", STATUS, lambda c: c.get_job_status("j1"), reply(200, {"tasks": f"{TOKEN}"})),
-        ("GET", STATUS, lambda c: c.get_job_status("j1"), httpx.ConnectError(f"refused {TOKEN}")),
-        ("POST", EXECUTE, lambda c: c.execute_job("j1"), httpx.ReadTimeout(f"timeout {TOKEN}")),
+        ("GET", STATUS, lambda c: c.jobs.status("j1"), reply(503, {"message": f"{TOKEN} overloaded"})),
+        ("POST", EXECUTE, lambda c: c.jobs.execute("j1"), reply(502, text=f"gateway saw {TOKEN}")),
+        ("GET", STATUS, lambda c: c.jobs.status("j1"), reply(200, text=f"not json {TOKEN}")),
+        ("GET", STATUS, lambda c: c.jobs.status("j1"), reply(200, {"tasks": f"{TOKEN}"})),
+        ("GET", STATUS, lambda c: c.jobs.status("j1"), httpx.ConnectError(f"refused {TOKEN}")),
+        ("POST", EXECUTE, lambda c: c.jobs.execute("j1"), httpx.ReadTimeout(f"timeout {TOKEN}")),
     ],
     ids=[
         "401",
@@ -189,7 +189,7 @@ def test_the_token_is_not_in_the_config_repr(client: Any) -> None:
 # ---------------------------------------------------------------------------------- auth
 def test_header_auth_by_default(server: FakeServer, client: Any) -> None:
     server.add("GET", "v2/workspaces", [])
-    client.list_workspaces()
+    client.workspaces.list()
     request = server.requests[0]
     assert request.headers["x-cdata-authtoken"] == TOKEN
     assert "authorization" not in request.headers
@@ -201,7 +201,7 @@ def test_header_auth_by_default(server: FakeServer, client: Any) -> None:
 def test_basic_auth(user: str | None, sent_user: str, server: FakeServer, make_client: Any) -> None:
     client = make_client(auth_mode="basic", user=user)
     server.add("GET", "v2/workspaces", [])
-    client.list_workspaces()
+    client.workspaces.list()
     request = server.requests[0]
     expected = base64.b64encode(f"{sent_user}:{TOKEN}".encode()).decode()
     assert request.headers["authorization"] == f"Basic {expected}"
@@ -212,7 +212,7 @@ def test_basic_auth(user: str | None, sent_user: str, server: FakeServer, make_c
 async def test_basic_auth_in_the_async_client(server: FakeServer, make_async_client: Any) -> None:
     client = make_async_client(auth_mode="basic", user="bob")
     server.add("GET", "v2/workspaces", [])
-    await client.list_workspaces()
+    await client.workspaces.list()
     assert server.requests[0].headers["authorization"].startswith("Basic ")
     assert "x-cdata-authtoken" not in server.requests[0].headers
 
@@ -226,7 +226,7 @@ def test_redirects_are_not_followed_and_not_mistaken_for_success(
     location = "https://sync.test:8443/ctx/api.rsc/v2/jobs/j1/execute"
     server.add("POST", EXECUTE, lambda _r: httpx.Response(code, headers={"Location": location}))
     with pytest.raises(CDataSyncAPIError) as info:
-        client.execute_job("j1")
+        client.jobs.execute("j1")
     assert info.value.status_code == code
     assert location in str(info.value) and "host" in str(info.value)
     assert len(server.requests) == 1

@@ -40,7 +40,7 @@ def status(code: int, **headers: str) -> Callable[[httpx.Request], httpx.Respons
 def test_list_tables_posts_then_falls_back_to_get_on_405(server: FakeServer, client: CDataSyncClient) -> None:
     server.add("POST", TABLES, status(405))
     server.add("GET", TABLES, {"value": [{"name": "Account"}]})
-    tables = client.list_tables("c1", schema="dbo", include_table_types="TABLE", reset_metadata=False)
+    tables = client.connections.tables("c1", schema="dbo", include_table_types="TABLE", reset_metadata=False)
     assert [t.name for t in tables] == ["Account"]
     assert server.calls == [("POST", TABLES), ("GET", TABLES)]
     expected = {"schema": "dbo", "include_table_types": "TABLE", "reset_metadata": "false"}
@@ -50,14 +50,14 @@ def test_list_tables_posts_then_falls_back_to_get_on_405(server: FakeServer, cli
 async def test_list_tables_fallback_in_the_async_client(server: FakeServer, async_client: Any) -> None:
     server.add("POST", TABLES, status(405))
     server.add("GET", TABLES, [{"name": "Account"}])
-    assert [t.name for t in await async_client.list_tables("c1")] == ["Account"]
+    assert [t.name for t in await async_client.connections.tables("c1")] == ["Account"]
     assert server.calls == [("POST", TABLES), ("GET", TABLES)]
 
 
 def test_list_tables_does_not_fall_back_on_404(server: FakeServer, client: CDataSyncClient) -> None:
     server.add("POST", TABLES, status(404))
     with pytest.raises(CDataSyncNotFoundError, match="404"):
-        client.list_tables("c1")
+        client.connections.tables("c1")
     assert server.calls == [("POST", TABLES)]
 
 
@@ -65,7 +65,7 @@ def test_list_tables_does_not_fall_back_on_404(server: FakeServer, client: CData
 def test_get_job_falls_back_to_the_job_list(code: int, server: FakeServer, client: CDataSyncClient) -> None:
     server.add("GET", "v2/jobs/j2", status(code))
     server.add("GET", JOBS, {"value": [{"JobId": "j1", "JobName": "A"}, {"JobId": "j2", "JobName": "B"}]})
-    job = client.get_job("j2")
+    job = client.jobs.get("j2")
     assert (job.id, job.name) == ("j2", "B")
     assert server.calls == [("GET", "v2/jobs/j2"), ("GET", JOBS)]
 
@@ -73,14 +73,14 @@ def test_get_job_falls_back_to_the_job_list(code: int, server: FakeServer, clien
 async def test_get_job_fallback_in_the_async_client(server: FakeServer, async_client: Any) -> None:
     server.add("GET", "v2/jobs/j2", status(405))
     server.add("GET", "v2/workspaces/ws%202/jobs", [{"id": "j2", "name": "B"}])
-    assert (await async_client.get_job("j2", workspace="ws 2")).name == "B"
+    assert (await async_client.jobs.get("j2", workspace="ws 2")).name == "B"
 
 
 def test_get_job_absent_lists_the_jobs(server: FakeServer, client: CDataSyncClient) -> None:
     server.add("GET", "v2/jobs/nope", status(404))
     server.add("GET", JOBS, [{"id": "j1", "name": "Nightly"}, {"id": "j2", "name": "Hourly"}])
     with pytest.raises(CDataSyncLookupError) as info:
-        client.get_job("nope")
+        client.jobs.get("nope")
     message = str(info.value)
     assert "'nope'" in message and "Nightly (id j1)" in message and "Hourly (id j2)" in message
 
@@ -88,7 +88,7 @@ def test_get_job_absent_lists_the_jobs(server: FakeServer, client: CDataSyncClie
 def test_get_job_other_errors_are_raised(server: FakeServer, client: CDataSyncClient) -> None:
     server.add("GET", "v2/jobs/j1", status(409))
     with pytest.raises(CDataSyncConflictError):
-        client.get_job("j1")
+        client.jobs.get("j1")
     assert server.calls == [("GET", "v2/jobs/j1")]
 
 
@@ -97,7 +97,7 @@ def test_429_honours_retry_after_seconds(
     server: FakeServer, client: CDataSyncClient, sleeps: list[float]
 ) -> None:
     server.add("GET", STATUS, status(429, **{"Retry-After": "7"}), {"status": "Idle"})
-    assert client.get_job_status("j1").status == "Idle"
+    assert client.jobs.status("j1").status == "Idle"
     assert sleeps == [7.0]
     assert len(server.requests) == 2
 
@@ -106,7 +106,7 @@ async def test_429_honours_retry_after_in_the_async_client(
     server: FakeServer, async_client: Any, sleeps: list[float]
 ) -> None:
     server.add("GET", STATUS, status(429, **{"Retry-After": "3"}), status(429, **{"Retry-After": "0"}), {})
-    await async_client.get_job_status("j1")
+    await async_client.jobs.status("j1")
     assert sleeps == [3.0, 0.0]
     assert len(server.requests) == 3
 
@@ -114,7 +114,7 @@ async def test_429_honours_retry_after_in_the_async_client(
 def test_retry_after_is_capped(server: FakeServer, make_client: Any, sleeps: list[float]) -> None:
     client = make_client(retry=RetrySettings(max_retries=1, backoff_base=0.001, retry_after_max=10))
     server.add("GET", STATUS, status(429, **{"Retry-After": "3600"}), {})
-    client.get_job_status("j1")
+    client.jobs.status("j1")
     assert sleeps == [10.0]
 
 
@@ -122,7 +122,7 @@ def test_429_on_execute_is_retried_it_was_not_acted_on(
     server: FakeServer, client: CDataSyncClient, sleeps: list[float]
 ) -> None:
     server.add("POST", EXECUTE, status(429, **{"Retry-After": "1"}), status(503), RUN)
-    assert client.execute_job("j1", tasks=["t1"]).id == "h-1"
+    assert client.jobs.execute("j1", tasks=["t1"]).id == "h-1"
     assert len(server.requests) == 3
     assert [body_of(r) for r in server.requests] == [{"tasks": ["t1"]}] * 3
     assert sleeps[0] == 1.0 and len(sleeps) == 2
@@ -145,7 +145,7 @@ def test_get_is_retried_on_server_errors(
     code: int, server: FakeServer, client: CDataSyncClient, sleeps: list[float]
 ) -> None:
     server.add("GET", STATUS, status(code), status(code), {"status": "Running"})
-    assert client.get_job_status("j1").status == "Running"
+    assert client.jobs.status("j1").status == "Running"
     assert len(server.requests) == 3 and len(sleeps) == 2
 
 
@@ -155,7 +155,7 @@ def test_execute_is_not_retried_on_gateway_or_server_errors(
 ) -> None:
     server.add("POST", EXECUTE, status(code), RUN)
     with pytest.raises(CDataSyncServerError) as info:
-        client.execute_job("j1")
+        client.jobs.execute("j1")
     assert info.value.status_code == code
     assert len(server.requests) == 1 and sleeps == []
     if code != 500:
@@ -167,7 +167,7 @@ async def test_execute_is_not_retried_on_502_in_the_async_client(
 ) -> None:
     server.add("POST", EXECUTE, status(502), RUN)
     with pytest.raises(CDataSyncServerError):
-        await async_client.execute_job("j1")
+        await async_client.jobs.execute("j1")
     assert len(server.requests) == 1 and sleeps == []
 
 
@@ -177,21 +177,21 @@ def test_500_is_retried_for_get_only(
     server.add("PUT", "v2/jobs/j1", status(500), {})
     server.add("DELETE", "v2/jobs/j1", status(500), {})
     with pytest.raises(CDataSyncServerError):
-        client.update_job("j1", name="x")
+        client.jobs.update("j1", name="x")
     with pytest.raises(CDataSyncServerError):
-        client.delete_job("j1")
+        client.jobs.delete("j1")
     assert len(server.requests) == 2 and sleeps == []
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c: c.list_tables("c1"),
-        lambda c: c.test_connection("c1"),
-        lambda c: c.download_connection_log("c1", "a.log"),
-        lambda c: c.cancel_job("j1"),
-        lambda c: c.update_job("j1", name="x"),
-        lambda c: c.delete_job("j1"),
+        lambda c: c.connections.tables("c1"),
+        lambda c: c.connections.test("c1"),
+        lambda c: c.connections.download_log("c1", "a.log"),
+        lambda c: c.jobs.cancel("j1"),
+        lambda c: c.jobs.update("j1", name="x"),
+        lambda c: c.jobs.delete("j1"),
     ],
     ids=["list_tables", "test_connection", "download_log", "cancel_job", "update_job", "delete_job"],
 )
@@ -216,7 +216,7 @@ def test_connect_errors_are_retried_even_for_execute(
     error: Exception, server: FakeServer, client: CDataSyncClient, sleeps: list[float]
 ) -> None:
     server.add("POST", EXECUTE, error, error, RUN)
-    assert client.execute_job("j1").id == "h-1"
+    assert client.jobs.execute("j1").id == "h-1"
     assert len(server.requests) == 3 and len(sleeps) == 2
 
 
@@ -224,7 +224,7 @@ async def test_connect_errors_are_retried_in_the_async_client(
     server: FakeServer, async_client: Any, sleeps: list[float]
 ) -> None:
     server.add("POST", EXECUTE, httpx.ConnectError("refused"), RUN)
-    assert (await async_client.execute_job("j1")).id == "h-1"
+    assert (await async_client.jobs.execute("j1")).id == "h-1"
     assert len(server.requests) == 2 and len(sleeps) == 1
 
 
@@ -243,12 +243,12 @@ def test_lost_answers_to_execute_are_not_retried(
 ) -> None:
     server.add("POST", EXECUTE, error, RUN)
     with pytest.raises(CDataSyncOutcomeUnknownError) as info:
-        client.execute_job("j1")
+        client.jobs.execute("j1")
     assert len(server.requests) == 1 and sleeps == []
     message = str(info.value)
-    assert type(error).__name__ in message and "POST /api.rsc/v2/jobs/j1/execute" in message
+    assert type(error).__name__ in message and "POST /ctx/api.rsc/v2/jobs/j1/execute" in message
     assert "not retried" in message
-    assert (info.value.method, info.value.path) == ("POST", "/api.rsc/v2/jobs/j1/execute")
+    assert (info.value.method, info.value.path) == ("POST", "/ctx/api.rsc/v2/jobs/j1/execute")
 
 
 async def test_lost_answer_to_execute_in_the_async_client(
@@ -256,7 +256,7 @@ async def test_lost_answer_to_execute_in_the_async_client(
 ) -> None:
     server.add("POST", EXECUTE, httpx.ReadTimeout("timed out"), RUN)
     with pytest.raises(CDataSyncOutcomeUnknownError):
-        await async_client.execute_job("j1")
+        await async_client.jobs.execute("j1")
     assert len(server.requests) == 1 and sleeps == []
 
 
@@ -269,7 +269,7 @@ def test_read_errors_on_get_are_retried(
     error: Exception, server: FakeServer, client: CDataSyncClient, sleeps: list[float]
 ) -> None:
     server.add("GET", STATUS, error, error, {"status": "Idle"})
-    assert client.get_job_status("j1").status == "Idle"
+    assert client.jobs.status("j1").status == "Idle"
     assert len(server.requests) == 3 and len(sleeps) == 2
 
 
@@ -280,7 +280,7 @@ def test_max_retries_is_respected(
     client = make_client(retry=RetrySettings(max_retries=max_retries, backoff_base=0.001))
     server.add("GET", STATUS, status(503))
     with pytest.raises(CDataSyncServerError) as info:
-        client.get_job_status("j1")
+        client.jobs.status("j1")
     assert info.value.status_code == 503
     assert len(server.requests) == max_retries + 1
     assert len(sleeps) == max_retries
@@ -290,7 +290,7 @@ def test_rate_limit_after_all_retries(server: FakeServer, make_client: Any, slee
     client = make_client(retry=RetrySettings(max_retries=2, backoff_base=0.001))
     server.add("POST", EXECUTE, status(429))
     with pytest.raises(CDataSyncRateLimitError, match="429"):
-        client.execute_job("j1")
+        client.jobs.execute("j1")
     assert len(server.requests) == 3
 
 
@@ -298,7 +298,7 @@ def test_transport_error_after_all_retries(server: FakeServer, make_client: Any,
     client = make_client(retry=RetrySettings(max_retries=2, backoff_base=0.001))
     server.add("GET", STATUS, httpx.ConnectError("[Errno 111] Connection refused"))
     with pytest.raises(CDataSyncTransportError) as info:
-        client.get_job_status("j1")
+        client.jobs.status("j1")
     assert not isinstance(info.value, CDataSyncOutcomeUnknownError)
     message = str(info.value)
     assert "after 3 attempts" in message and "Connection refused" in message and "8181" in message
@@ -319,7 +319,7 @@ def test_transport_errors_suggest_a_fix(
     client = make_client(retry=RetrySettings(max_retries=0))
     server.add("GET", STATUS, error)
     with pytest.raises(CDataSyncTransportError, match=hint):
-        client.get_job_status("j1")
+        client.jobs.status("j1")
 
 
 # ------------------------------------------------------------------------------------ backoff
@@ -367,7 +367,7 @@ def test_the_client_sleeps_with_growing_backoff(
     client = make_client(retry=RetrySettings(max_retries=4, backoff_base=0.01, backoff_max=1.0))
     client._policy = RetryPolicy(client.config.retry, rng=lambda: 0.5)
     server.add("GET", STATUS, status(503), status(503), status(503), status(503), {})
-    client.get_job_status("j1")
+    client.jobs.status("j1")
     assert sleeps == pytest.approx([0.0075, 0.015, 0.03, 0.06])
 
 
@@ -375,5 +375,5 @@ def test_default_retry_settings_sleep_for_real_but_briefly(server: FakeServer, m
     client = make_client(retry=RetrySettings(max_retries=1, backoff_base=0.01))
     server.add("GET", STATUS, status(503), {})
     started = time.monotonic()
-    client.get_job_status("j1")
+    client.jobs.status("j1")
     assert 0.004 <= time.monotonic() - started < 1.0

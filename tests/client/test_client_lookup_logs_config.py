@@ -14,9 +14,10 @@ from airflow_provider_cdata_sync.client import (
     CDataSyncLookupError,
     CDataSyncNotFoundError,
     ClientConfig,
+    ConfigError,
     RetrySettings,
 )
-from airflow_provider_cdata_sync.client import runner as runner_module
+from airflow_provider_cdata_sync.client import http as http_module
 from airflow_provider_cdata_sync.client.config import normalise_base_url
 
 JOBS = "v2/workspaces/default/jobs"
@@ -46,14 +47,14 @@ JOB_LIST = [
 )
 def test_resolve_job(wanted: str, expected_id: str, server: FakeServer, client: Any) -> None:
     server.add("GET", JOBS, JOB_LIST)
-    assert client.resolve_job(wanted).id == expected_id
+    assert client.jobs.resolve(wanted).id == expected_id
 
 
 @pytest.mark.parametrize("wanted", ["Dup", "HOURLY"])
 def test_ambiguous_names(wanted: str, server: FakeServer, client: Any) -> None:
     server.add("GET", JOBS, JOB_LIST)
     with pytest.raises(CDataSyncLookupError) as info:
-        client.resolve_job(wanted)
+        client.jobs.resolve(wanted)
     message = str(info.value)
     assert "ambiguous" in message and "id" in message
     assert len(info.value.ambiguous) == 2
@@ -62,7 +63,7 @@ def test_ambiguous_names(wanted: str, server: FakeServer, client: Any) -> None:
 def test_unknown_name_lists_the_known_names(server: FakeServer, client: Any) -> None:
     server.add("GET", JOBS, JOB_LIST)
     with pytest.raises(CDataSyncLookupError) as info:
-        client.resolve_job("Weekly")
+        client.jobs.resolve("Weekly")
     message = str(info.value)
     assert "No job with id or name 'Weekly'" in message
     assert "'Nightly'" in message and "'Hourly'" in message
@@ -72,7 +73,7 @@ def test_unknown_name_lists_the_known_names(server: FakeServer, client: Any) -> 
 def test_unknown_name_in_an_empty_workspace(server: FakeServer, client: Any) -> None:
     server.add("GET", "v2/workspaces/default/pipelines", [])
     with pytest.raises(CDataSyncLookupError, match="There are no pipelines here"):
-        client.resolve_pipeline("P")
+        client.pipelines.resolve("P")
 
 
 def test_the_list_of_known_names_is_bounded(server: FakeServer, client: Any) -> None:
@@ -80,14 +81,14 @@ def test_the_list_of_known_names_is_bounded(server: FakeServer, client: Any) -> 
         "GET", "v2/workspaces/default/connections", [{"id": str(n), "name": f"C{n:03}"} for n in range(120)]
     )
     with pytest.raises(CDataSyncLookupError) as info:
-        client.resolve_connection("missing")
+        client.connections.resolve("missing")
     assert "and 70 more" in str(info.value)
     assert len(str(info.value)) < 2000
 
 
 async def test_resolve_in_the_async_client(server: FakeServer, async_client: Any) -> None:
     server.add("GET", "v2/workspaces/ws/transformations", [{"id": "t1", "name": "Clean Up"}])
-    assert (await async_client.resolve_transformation("clean up", workspace="ws")).id == "t1"
+    assert (await async_client.transformations.resolve("clean up", workspace="ws")).id == "t1"
 
 
 def test_resolve_job_tasks_by_id_and_table(server: FakeServer, client: Any) -> None:
@@ -100,7 +101,7 @@ def test_resolve_job_tasks_by_id_and_table(server: FakeServer, client: Any) -> N
             {"id": "870875808946851842", "table": "Leads", "query": "SELECT 1"},
         ],
     )
-    tasks = client.resolve_job_tasks("j1", ["contacts", "870237973789151200", "Leads", 870875808946851842])
+    tasks = client.jobs.tasks.resolve("j1", ["contacts", "870237973789151200", "Leads", 870875808946851842])
     assert [task.id for task in tasks] == [
         "870875808946851841",
         "870237973789151200",
@@ -117,7 +118,7 @@ def test_resolve_job_tasks_unknown_lists_the_tables(server: FakeServer, client: 
         [{"id": "1", "query": "REPLICATE [Accounts]"}, {"id": "2", "query": "REPLICATE [Leads]"}],
     )
     with pytest.raises(CDataSyncLookupError) as info:
-        client.resolve_job_tasks("j1", ["Accounts", "Opportunities"])
+        client.jobs.tasks.resolve("j1", ["Accounts", "Opportunities"])
     message = str(info.value)
     assert (
         "No task with id or name 'Opportunities'" in message
@@ -144,13 +145,13 @@ def full_log() -> bytes:
 def tail_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size the tail buffer holds after each chunk (to prove memory stays bounded)."""
     sizes: list[int] = []
-    original = runner_module.TailBuffer.add
+    original = http_module.TailBuffer.add
 
     def add(self: Any, data: bytes) -> None:
         original(self, data)
         sizes.append(self.size)
 
-    monkeypatch.setattr(runner_module.TailBuffer, "add", add)
+    monkeypatch.setattr(http_module.TailBuffer, "add", add)
     return sizes
 
 
@@ -164,7 +165,7 @@ def test_download_log_tail_sync(tail: int, server: FakeServer, client: Any, tail
             yield chunk(n)
 
     server.add("POST", LOG_PATH, lambda _r: httpx.Response(200, content=stream()))
-    text = client.download_connection_log("c1", "big.log", tail_bytes=tail)
+    text = client.connections.download_log("c1", "big.log", tail_bytes=tail)
     assert text.encode() == full_log()[-tail:]
     assert len(produced) == CHUNKS  # the whole body was streamed through
     assert max(tail_sizes) <= tail  # but never more than the tail was held
@@ -179,36 +180,36 @@ async def test_download_log_tail_async(
             yield chunk(n)
 
     server.add("POST", LOG_PATH, lambda _r: httpx.Response(200, content=stream()))
-    text = await async_client.download_connection_log("c1", "big.log", tail_bytes=tail)
+    text = await async_client.connections.download_log("c1", "big.log", tail_bytes=tail)
     assert text.encode() == full_log()[-tail:]
     assert max(tail_sizes) <= tail
 
 
 def test_download_log_shorter_than_the_tail(server: FakeServer, client: Any) -> None:
     server.add("POST", LOG_PATH, lambda _r: httpx.Response(200, content=iter([b"short ", b"log"])))
-    assert client.download_connection_log("c1", "big.log", tail_bytes=10_000) == "short log"
+    assert client.connections.download_log("c1", "big.log", tail_bytes=10_000) == "short log"
 
 
 def test_download_log_without_tail_is_whole(server: FakeServer, client: Any) -> None:
     server.add("POST", LOG_PATH, lambda _r: httpx.Response(200, content=full_log()))
-    assert len(client.download_connection_log("c1", "big.log")) == CHUNK * CHUNKS
+    assert len(client.connections.download_log("c1", "big.log")) == CHUNK * CHUNKS
 
 
 def test_download_log_tail_error_status_is_raised(server: FakeServer, client: Any) -> None:
     server.add("POST", LOG_PATH, lambda _r: httpx.Response(404, json={"error": {"message": "No such log"}}))
     with pytest.raises(CDataSyncNotFoundError, match="No such log"):
-        client.download_connection_log("c1", "big.log", tail_bytes=100)
+        client.connections.download_log("c1", "big.log", tail_bytes=100)
 
 
 def test_tail_buffer_counts_what_it_dropped() -> None:
-    buffer = runner_module.TailBuffer(5)
+    buffer = http_module.TailBuffer(5)
     for piece in (b"abc", b"defg", b"h", b"ijklmnop"):
         buffer.add(piece)
         assert buffer.size <= 5
     request = httpx.Request("GET", "http://x")
     response = buffer.response(httpx.Response(200, headers={"Content-Length": "16"}, request=request))
     assert response.content == b"lmnop"
-    assert response.headers[runner_module.TRUNCATED_HEADER] == "11"
+    assert response.headers[http_module.TRUNCATED_HEADER] == "11"
     assert response.headers["content-length"] == "5"
 
 
@@ -288,7 +289,9 @@ def test_bad_client_config(overrides: dict[str, Any], fragment: str) -> None:
 
 
 def test_negative_max_retries() -> None:
-    with pytest.raises(CDataSyncConfigError, match="max_retries must be 0 or more"):
+    # RetrySettings is shared by every service's client, so it raises the service-neutral ConfigError
+    # (the base of CDataSyncConfigError); the hook checks the connection extra first (CDataSyncConfigError).
+    with pytest.raises(ConfigError, match="max_retries must be 0 or more"):
         RetrySettings(max_retries=-1)
 
 
@@ -301,5 +304,5 @@ def test_requests_go_to_the_context_path(server: FakeServer, make_client: Any) -
 
     client = make_client(base_url="https://sync.example.com/sync/api.rsc/")
     client._http._transport = httpx.MockTransport(handler)
-    client.list_workspaces()
+    client.workspaces.list()
     assert seen == ["https://sync.example.com:8181/sync/api.rsc/v2/workspaces"]

@@ -45,30 +45,31 @@ API = f"{BASE_URL}/api.rsc"
 )
 def test_list_envelopes(body: Any, server: FakeServer, client: Any) -> None:
     server.add("GET", JOBS, body)
-    assert [(job.id, job.name) for job in client.list_jobs()] == [("1", "A"), ("2", "B")]
+    assert [(job.id, job.name) for job in client.jobs.list()] == [("1", "A"), ("2", "B")]
 
 
 @pytest.mark.parametrize("body", [None, {"value": []}, []])
 def test_empty_lists(body: Any, server: FakeServer, client: Any) -> None:
     server.add("GET", JOBS, httpx.Response(204) if body is None else body)
-    assert client.list_jobs() == []
+    assert client.jobs.list() == []
 
 
 @pytest.mark.parametrize("body", ["just text", 42, {"a": [1], "b": [2]}, {"count": 3}])
 def test_unexpected_list_shapes_raise_a_response_error(body: Any, server: FakeServer, client: Any) -> None:
     server.add("GET", JOBS, body)
     with pytest.raises(
-        CDataSyncResponseError, match=r"Unparseable answer from CData Sync to GET /api\.rsc/v2/"
+        CDataSyncResponseError, match=r"Unparseable answer from CData Sync to GET /ctx/api\.rsc/v2/"
     ):
-        client.list_jobs()
+        client.jobs.list()
 
 
 def test_an_item_of_the_wrong_shape_raises_a_response_error_naming_the_model(
     server: FakeServer, client: Any
 ) -> None:
     server.add("GET", JOBS, [{"id": "1"}])  # a job without a name
-    with pytest.raises(CDataSyncResponseError, match="the Job in the answer is not as expected \\(name"):
-        client.list_jobs()
+    shown = r"GET /ctx/api\.rsc/v2/workspaces/default/jobs: the Job in the answer is not as expected \(name"
+    with pytest.raises(CDataSyncResponseError, match=shown):
+        client.jobs.list()
 
 
 # --------------------------------------------------------------------------------- paging
@@ -105,7 +106,7 @@ def test_paging_follows_every_page(
         return envelope(page(1), link2)
 
     server.add("GET", JOBS, reply)
-    jobs = client.list_jobs()
+    jobs = client.jobs.list()
     assert [job.id for job in jobs] == ["1a", "1b", "2a", "2b", "3a", "3b"]
     assert len(server.requests) == 3
     assert all(str(r.url).startswith(f"{API}/{JOBS}") for r in server.requests)
@@ -118,7 +119,7 @@ async def test_paging_in_the_async_client(server: FakeServer, async_client: Any)
         JOBS,
         lambda r: {"value": page(2)} if r.url.query else {"value": page(1), "@odata.nextLink": f"{JOBS}?p=2"},
     )
-    assert len(await async_client.list_jobs()) == 4
+    assert len(await async_client.jobs.list()) == 4
 
 
 def test_paging_loop_guard_on_a_self_link(server: FakeServer, client: Any) -> None:
@@ -131,7 +132,7 @@ def test_paging_loop_guard_on_a_self_link(server: FakeServer, client: Any) -> No
             else {"value": page(1), "next": f"{JOBS}?p=2"}
         ),
     )
-    assert [job.id for job in client.list_jobs()] == ["1a", "1b", "2a", "2b"]
+    assert [job.id for job in client.jobs.list()] == ["1a", "1b", "2a", "2b"]
     assert len(server.requests) == 2
 
 
@@ -143,7 +144,7 @@ def test_paging_loop_guard_on_a_link_back_to_the_first_page(server: FakeServer, 
             {"value": page(2), "next": JOBS} if r.url.query else {"value": page(1), "next": f"{JOBS}?p=2"}
         ),
     )
-    assert [job.id for job in client.list_jobs()] == ["1a", "1b", "2a", "2b"]
+    assert [job.id for job in client.jobs.list()] == ["1a", "1b", "2a", "2b"]
     assert len(server.requests) == 2
 
 
@@ -155,7 +156,7 @@ def test_paging_stops_on_an_empty_page_even_with_a_link(server: FakeServer, clie
             {"value": [], "next": f"{JOBS}?p=3"} if r.url.query else {"value": page(1), "next": f"{JOBS}?p=2"}
         ),
     )
-    assert len(client.list_jobs()) == 2
+    assert len(client.jobs.list()) == 2
     assert len(server.requests) == 2
 
 
@@ -166,7 +167,7 @@ def test_list_tables_follows_relative_paging_links(server: FakeServer, client: A
         {"value": [{"name": "A"}], "@odata.nextLink": "v2/connections/c/tables?p=2"},
     )
     server.add("GET", "v2/connections/c/tables", {"value": [{"name": "B"}]})
-    assert [table.name for table in client.list_tables("c")] == ["A", "B"]
+    assert [table.name for table in client.connections.tables("c")] == ["A", "B"]
     assert str(server.requests[1].url) == f"{API}/v2/connections/c/tables?p=2"
 
 
@@ -373,8 +374,8 @@ def test_list_tables_with_an_unexpected_shape_raises_a_response_error(
     server: FakeServer, client: Any
 ) -> None:
     server.add("POST", "v2/connections/c/tables", {"count": 3})
-    with pytest.raises(CDataSyncResponseError, match=r"POST /api\.rsc/v2/connections/c/tables"):
-        client.list_tables("c")
+    with pytest.raises(CDataSyncResponseError, match=r"POST /ctx/api\.rsc/v2/connections/c/tables"):
+        client.connections.tables("c")
 
 
 @pytest.mark.parametrize(
@@ -390,6 +391,6 @@ def test_absolute_paging_links_stay_on_the_configured_server(
         JOBS,
         lambda r: {"value": page(2)} if r.url.query else {"value": page(1), "next": link.format(jobs=JOBS)},
     )
-    assert len(client.list_jobs()) == 4
+    assert len(client.jobs.list()) == 4
     assert [r.url.host for r in server.requests] == ["sync.test", "sync.test"]
     assert str(server.requests[1].url) == f"{API}/{JOBS}?p=2"

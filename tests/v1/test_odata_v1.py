@@ -14,12 +14,13 @@ from cdata_sync_emulator.testing import running_emulator, seed_small_job
 from airflow_provider_cdata_sync.client import (
     CDataSyncConfigError,
     CDataSyncLookupError,
+    CDataSyncNotFoundError,
     CDataSyncUnsupportedError,
     CDataSyncV1Client,
     ClientConfig,
     connect,
-    odata,
 )
+from airflow_provider_cdata_sync.client.v1 import odata
 
 HOSTILE = [
     "O'Brien",
@@ -75,7 +76,7 @@ def test_hostile_job_names_address_exactly_their_job(server: CDataSyncEmulator, 
     seed_small_job(server, name=name, prefix="h", rows=5)
     full_name = f"h{name}"
 
-    job = client.get_job(full_name)
+    job = client.jobs.get(full_name)
     target = client.resolve_target("job", full_name)
     run = client.start_run(target)
     server.wait_run(str(run.id))
@@ -111,11 +112,13 @@ def test_v1_run_control_reports_tasks_logs_and_cancel(server: CDataSyncEmulator,
     assert server.wait_run(str(running.id))["status"] == "Cancelled"
 
 
-def test_v1_lacks_workspaces_and_pipelines_with_a_clear_error(client) -> None:
+def test_v1_lacks_pipelines_with_a_clear_error_but_has_workspaces(client) -> None:
     with pytest.raises(CDataSyncUnsupportedError, match="needs the CData Sync API v2"):
         client.resolve_target("pipeline", "Anything")
-    with pytest.raises(CDataSyncUnsupportedError, match="api_version to v2"):
-        client.list_jobs("finance")
+    # v1 has workspaces (API-FACTS: ?workspaceId= on every v1 call): a named workspace is asked for, not
+    # refused; one that does not exist is a clear not-found.
+    with pytest.raises(CDataSyncNotFoundError, match="Workspace 'finance' was not found"):
+        client.jobs.list("finance")
 
 
 def test_unknown_job_lists_what_exists(server: CDataSyncEmulator, client) -> None:
