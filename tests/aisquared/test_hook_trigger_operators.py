@@ -23,7 +23,6 @@ from airflow_provider_cdata_sync.sensors.aisquared import AISquaredSyncRunSensor
 from airflow_provider_cdata_sync.triggers.aisquared import AISquaredSyncRunTrigger
 from tests.aisquared.conftest import TOKEN, WORKSPACE
 
-
 WS = {"workspace_id": "3"}  # required by every AI Squared call (API-FACTS)
 
 
