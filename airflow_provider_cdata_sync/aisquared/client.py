@@ -8,6 +8,7 @@ authentication (:mod:`.auth`) and wording (:data:`.errors.AISQUARED`) are AI Squ
 from __future__ import annotations
 
 import builtins
+import re
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -46,8 +47,9 @@ from airflow_provider_cdata_sync.client.http import (
 #: Page size asked for when listing (the server's default is 10, with no maximum).
 PER_PAGE = 100
 SyncRef = Target | str | int
-#: The 424 on cancel that means "no run to cancel" (the other 424s: disabled, not manual).
-NO_ACTIVE_RUN = "no active sync run"
+#: The 424 on cancel that means "no run to cancel" (the other 424s: disabled, not manual). The open-source
+#: server says "Sync cannot be cancelled due to no active sync run"; others word it "has no active run".
+NO_ACTIVE_RUN = re.compile(r"\bno active (sync )?run\b", re.IGNORECASE)
 
 
 def sync_key(sync: SyncRef) -> str:
@@ -231,7 +233,7 @@ class Runs(Resource[D]):
         try:
             yield from self._json(ApiRequest("DELETE", f"schedule_syncs/{seg(sync)}"))
         except AISquaredSyncNotRunnableError as exc:
-            if NO_ACTIVE_RUN in exc.server_message.lower():
+            if NO_ACTIVE_RUN.search(exc.server_message):
                 return False
             raise
         return True

@@ -103,6 +103,6 @@ def make_sync(client: AISquaredClient, demo: Demo) -> Callable[..., Sync]:
             "configuration": {"id": "id", "name": "full_name", "email": "email", "plan": "plan"},
             **overrides,
         }
-        return client.create_sync(definition)
+        return client.syncs.create(definition)
 
     return make

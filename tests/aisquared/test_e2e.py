@@ -10,6 +10,7 @@ import pytest
 from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo
 from cdata_sync_emulator.testing import count_rows
 
+from airflow_provider_cdata_sync.aisquared.client import sync_target
 from airflow_provider_cdata_sync.client.control import CLOCK_SKEW
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +61,7 @@ def test_blocking_run_and_clear_failures(server: AISquaredEmulator, make_sync, c
     assert result.xcom("run")["run_id"] == server.runs(sync.id)[-1]["id"].__str__()
     assert "ended success" in result.output
 
-    client.disable_sync(sync.id)
+    client.syncs.disable(sync.id)
     failed = run_dag("e2e_aisquared_blocking", conf={"sync_id": sync.id})
     assert failed.states == {"run": "failed"}
     assert "is disabled" in failed.output
@@ -96,14 +97,14 @@ def test_sensor_waits_for_the_next_run_after_a_time(
     server: AISquaredEmulator, make_sync, client, run_dag
 ) -> None:
     sync = make_sync()
-    old = client.start_run(sync.id, poll=0.02)
+    old = client.start_run(sync_target(sync))
     server.wait_idle(10)
     time.sleep(0.1)
     # started_after allows for clock skew between Airflow and the server: place it so that only the new
     # run started after (started_after - CLOCK_SKEW).
     after = datetime.now(UTC) + CLOCK_SKEW - timedelta(seconds=0.05)
     server.set_speed(rows_per_second=500)
-    new = client.start_run(sync.id, poll=0.02)  # runs while the sensor waits
+    new = client.start_run(sync_target(sync))  # runs while the sensor waits
     result = run_dag("e2e_aisquared_sensor_after", conf={"sync_id": sync.id, "after": after.isoformat()})
     assert result.states == {"wait": "success"}
     assert result.xcom("wait")["run_id"] == new.id != old.id

@@ -14,18 +14,31 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_cdata_sync.aisquared import AISquaredConfigError
 from airflow_provider_cdata_sync.aisquared.client import sync_target
-from airflow_provider_cdata_sync.aisquared.hook import AISquaredHook, config_from_connection
-from airflow_provider_cdata_sync.aisquared.operators import (
+from airflow_provider_cdata_sync.hooks.aisquared import AISquaredHook, config_from_connection
+from airflow_provider_cdata_sync.operators.aisquared import (
     AISquaredCreateSyncOperator,
     AISquaredRunSyncOperator,
 )
-from airflow_provider_cdata_sync.aisquared.triggers import AISquaredSyncRunTrigger
+from airflow_provider_cdata_sync.sensors.aisquared import AISquaredSyncRunSensor
+from airflow_provider_cdata_sync.triggers.aisquared import AISquaredSyncRunTrigger
 from tests.aisquared.conftest import TOKEN, WORKSPACE
+
+WS = {"workspace_id": "3"}  # required by every AI Squared call (API-FACTS)
 
 
 def conn(**fields: Any) -> SimpleNamespace:
     base = {"conn_id": "c", "host": None, "port": None, "schema": None, "login": None, "password": "tok-123"}
-    return SimpleNamespace(**{**base, "extra": None, **fields})
+    return SimpleNamespace(**{**base, "extra": WS, **fields})
+
+
+def test_old_module_paths_still_work() -> None:
+    from airflow_provider_cdata_sync.aisquared import hook, operators, sensors, triggers
+
+    assert hook.AISquaredHook is AISquaredHook and hook.config_from_connection is config_from_connection
+    assert operators.AISquaredRunSyncOperator is AISquaredRunSyncOperator
+    assert operators.AISquaredCreateSyncOperator is AISquaredCreateSyncOperator
+    assert sensors.AISquaredSyncRunSensor is AISquaredSyncRunSensor
+    assert triggers.AISquaredSyncRunTrigger is AISquaredSyncRunTrigger
 
 
 def test_connection_to_config() -> None:
@@ -33,18 +46,25 @@ def test_connection_to_config() -> None:
     assert config_from_connection(conn(host="api.squared.ai")).api_root == "https://api.squared.ai/api/v1"
     local = config_from_connection(conn(host="localhost", port=3000, extra=json.dumps({"workspace_id": 12})))
     assert (local.api_root, local.workspace_id) == ("http://localhost:3000/api/v1", "12")
-    tuned = config_from_connection(conn(host="https://mw/api/v1", extra={"timeout": "5", "max_retries": 1}))
+    tuned = config_from_connection(
+        conn(host="https://mw/api/v1", extra={**WS, "timeout": "5", "max_retries": 1})
+    )
     assert (tuned.read_timeout, tuned.retry.max_retries) == (5.0, 1)
     with pytest.raises(AISquaredConfigError, match=r"Unknown extra field.*workspace"):
         config_from_connection(conn(extra={"workspace": "x"}))
     with pytest.raises(AISquaredConfigError, match=r"token"):
         config_from_connection(conn(password=None))
+    with pytest.raises(AISquaredConfigError, match=r"workspace_id"):
+        config_from_connection(conn(extra=None))
+    # the user's email as login and password as password: the client logs in (no static token)
+    login = config_from_connection(conn(login="me@example.com", password="pw-1"))
+    assert login.logs_in and login.email == "me@example.com" and not login.token
 
 
 def test_hook_test_connection(server, monkeypatch: pytest.MonkeyPatch) -> None:
     ok, message = AISquaredHook().test_connection()
     assert ok and server.api_url in message and WORKSPACE in message
-    bad = {"conn_type": "aisquared", "host": server.api_url, "password": "nope-nope"}
+    bad = {"conn_type": "aisquared", "host": server.api_url, "password": "nope-nope", "extra": WS}
     monkeypatch.setenv("AIRFLOW_CONN_AISQUARED_BAD", json.dumps(bad))
     ok, message = AISquaredHook("aisquared_bad").test_connection()
     assert not ok and "401" in message and "nope-nope" not in message
@@ -52,7 +72,7 @@ def test_hook_test_connection(server, monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_trigger_follows_a_run_to_its_event(server, make_sync, client) -> None:
     sync = make_sync()
-    run = client.start_run(sync.id, poll=0.02)
+    run = client.start_run(sync_target(sync))
     trigger = AISquaredSyncRunTrigger(
         conn_id="aisquared_default", target=sync_target(sync).to_dict(), run_id=run.id, poll_interval=0.05
     )
@@ -96,7 +116,7 @@ def test_run_operator_refuses_clearly(server, make_sync, client) -> None:
         AISquaredRunSyncOperator(task_id="t", sync_id="999").execute({"ti": FakeTI()})
     server.set_speed(rows_per_second=100)
     busy = make_sync()
-    active = client.start_run(busy.id, poll=0.02)
+    active = client.start_run(sync_target(busy))
     with pytest.raises(AirflowFailException, match=r"already running.*reuse_active_run=True"):
         AISquaredRunSyncOperator(task_id="t", sync_id=busy.id).execute({"ti": FakeTI()})
     ti = FakeTI()
@@ -111,7 +131,7 @@ def test_run_operator_refuses_clearly(server, make_sync, client) -> None:
     with pytest.raises(AirflowException, match=r"timed out; the run was cancelled"):
         follower.execute({"ti": ti})
     assert ti.xcom["aisquared_run_id"] == active.id
-    assert client.get_run(busy.id, active.id).status == "canceled"
+    assert client.get_run(sync_target(busy), active.id).status == "canceled"
 
 
 def test_run_operator_kill_cancels_and_failed_rows_limit(server, make_sync, client) -> None:
@@ -122,10 +142,10 @@ def test_run_operator_kill_cancels_and_failed_rows_limit(server, make_sync, clie
             task_id="t", sync_id=sync.id, deferrable=False, check_interval=0.05, max_failed_rows=3
         ).execute({"ti": FakeTI()})
     server.set_speed(rows_per_second=50)
-    run = client.start_run(sync.id, poll=0.02)
+    run = client.start_run(sync_target(sync))
     operator._active = (sync_target(sync), run.id)
     operator.on_kill()
-    assert client.get_run(sync.id, run.id).status == "canceled"
+    assert client.get_run(sync_target(sync), run.id).status == "canceled"
 
 
 def test_deferrable_operator_defers_and_validates_events(server, make_sync) -> None:
@@ -153,6 +173,7 @@ def test_create_operator_is_idempotent(server, demo) -> None:
         "stream_name": "crm_contacts",
         "schedule_type": "manual",
         "sync_mode": "full_refresh",
+        "configuration": {"id": "id", "email": "email"},  # required non-empty (API-FACTS)
     }
     first = AISquaredCreateSyncOperator(task_id="c", definition=definition).execute({})
     again = AISquaredCreateSyncOperator(
@@ -168,4 +189,6 @@ def test_create_operator_is_idempotent(server, demo) -> None:
     assert updated["id"] == first["id"] and updated["sync_mode"] == "incremental"
     with pytest.raises(AirflowFailException, match=r"Unknown sync field"):
         AISquaredCreateSyncOperator(task_id="c", definition={**definition, "modle_id": 1}).execute({})
+    with pytest.raises(AirflowFailException, match=r"non-empty 'configuration'"):
+        AISquaredCreateSyncOperator(task_id="c", definition={**definition, "configuration": {}}).execute({})
     assert TOKEN not in json.dumps(first)

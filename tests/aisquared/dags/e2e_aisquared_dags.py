@@ -9,8 +9,8 @@ try:  # Airflow 3
 except ImportError:  # Airflow 2.11
     from airflow import DAG  # type: ignore[no-redef]
 
-from airflow_provider_cdata_sync.aisquared.operators import AISquaredRunSyncOperator
-from airflow_provider_cdata_sync.aisquared.sensors import AISquaredSyncRunSensor
+from airflow_provider_cdata_sync.operators.aisquared import AISquaredRunSyncOperator
+from airflow_provider_cdata_sync.sensors.aisquared import AISquaredSyncRunSensor
 
 START = datetime(2026, 1, 1)
 SYNC = "{{ params.sync_id }}"
