@@ -35,7 +35,7 @@ demo: install
 # The emulators' own tests: every CData Sync dialect and AI Squared mode, over plain HTTP (no provider client).
 .PHONY: test-emulator
 test-emulator: install
-	$(PY) -m pytest -q tests/emulator tests/aisquared/test_emulator_cli.py
+	$(PY) -m pytest -q tests/emulator
 
 # The generated docs pages (connections, operators how-to): a unit test fails when they are stale.
 .PHONY: docs
@@ -78,12 +78,13 @@ $(AF2_VENV)/.installed: pyproject.toml emulator/pyproject.toml
 		"apache-airflow-providers-common-compat>=1.23" -e . -e ./emulator --group dev
 	touch $@
 
-# The unit and dag.test() suites on Airflow 2.11. Deselected there: the test that calls execute() from a helper
-# thread (Airflow 2's executor safeguard refuses that; on_kill itself is the same code on both versions).
-# tests/faults and tests/emulator use Airflow 3 internals or no Airflow at all: they run on Airflow 3 only.
+# The unit, integration and dag.test() suites on Airflow 2.11. Deselected there: the test that calls execute()
+# from a helper thread (Airflow 2's executor safeguard refuses that; on_kill itself is the same code on both
+# versions). tests/integration/faults and tests/emulator use Airflow 3 internals or no Airflow at all: they run
+# on Airflow 3 only.
 test-af2: $(AF2_VENV)/.installed
-	$(AF2_PY) -m pytest -q tests/client tests/hooks tests/v1 tests/unit tests/e2e tests/aisquared \
-		--deselect tests/unit/test_operators.py::test_on_kill_cancels_the_started_run
+	$(AF2_PY) -m pytest -q tests/unit tests/integration tests/system --ignore=tests/integration/faults \
+		--deselect tests/integration/operators/test_operators.py::test_on_kill_cancels_the_started_run
 
 # ---------------------------------------------------------------------------------------------------------
 # Issue 17: the docker-compose quick start's topology with real processes, no containers: PostgreSQL (Debian's

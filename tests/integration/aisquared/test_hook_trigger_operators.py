@@ -21,7 +21,7 @@ from airflow_provider_cdata_sync.operators.aisquared import (
 )
 from airflow_provider_cdata_sync.sensors.aisquared import AISquaredSyncRunSensor
 from airflow_provider_cdata_sync.triggers.aisquared import AISquaredSyncRunTrigger
-from tests.aisquared.conftest import TOKEN, WORKSPACE
+from tests.integration.aisquared.conftest import TOKEN, WORKSPACE
 
 WS = {"workspace_id": "3"}  # required by every AI Squared call (API-FACTS)
 

@@ -28,7 +28,7 @@ from airflow_provider_cdata_sync.aisquared import (
 from airflow_provider_cdata_sync.aisquared.client import sync_target
 from airflow_provider_cdata_sync.aisquared.errors import AISquaredOutcomeUnknownError
 from airflow_provider_cdata_sync.client import APIError, CDataSyncAPIError, RetrySettings, RunState
-from tests.aisquared.conftest import TOKEN, WORKSPACE, config
+from tests.integration.aisquared.conftest import TOKEN, WORKSPACE, config
 
 
 def wait_done(client: AISquaredClient, sync: Sync, run_id: str | None):
