@@ -146,7 +146,7 @@ class RemoteRunTrigger(BaseTrigger):
                     decision = machine.failed(exc)
                 else:
                     decision = machine.observed_history(seen) if self.since else machine.observed(seen)
-                # Once the run followed is known, keep it: a trigger serialised again (or killed) now means it.
+                # Keep the run once it is known: serialised again (or killed), the trigger means that run.
                 self.run_id = machine.run_id or self.run_id
                 for warning in machine.take_warnings():
                     self.log.warning("%s", warning)
