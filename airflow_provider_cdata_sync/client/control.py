@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from airflow_provider_cdata_sync.client.errors import (
@@ -115,7 +115,7 @@ def newest(runs: list[RunT]) -> RunT | None:
     """The most recent run whatever the server's order (oldest-first lists are common)."""
     if not runs:
         return None
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     return max(enumerate(runs), key=lambda pair: (pair[1].start_time or epoch, pair[0]))[1]
 
 
@@ -617,7 +617,7 @@ class StartOnce(ControlOps):
         :param task_ids: only these tasks (jobs; ids from :meth:`resolve_tasks`).
         """
         known = yield from self.last_run_id.steps(target)
-        asked_at = datetime.now(timezone.utc)
+        asked_at = datetime.now(UTC)
         try:
             run = yield from self._execute(target, task_ids)
         except (OutcomeUnknownError, ServerError) as lost:

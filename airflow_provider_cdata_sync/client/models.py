@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
@@ -143,7 +143,7 @@ def _parse_time(value: Any) -> Any:
 
 def _assume_utc(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
@@ -186,7 +186,7 @@ class RemoteRunOperator(BaseOperator):
         durable = DurableRun(context, self.run_id_xcom_key) if self.durable else None
         run, previous = self._resume(target, durable) if durable else (None, None)
         if run is None:
-            self._started_after = datetime.now(timezone.utc) - CLOCK_SKEW
+            self._started_after = datetime.now(UTC) - CLOCK_SKEW
             run = self._start(context, target, previous)
             if durable is not None:
                 durable.save(target, run, self._started_after, _try_number(context))

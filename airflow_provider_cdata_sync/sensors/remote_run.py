@@ -6,7 +6,7 @@ not succeed. Sensors watch: they never cancel a run."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.providers.common.compat.sdk import (
@@ -38,7 +38,7 @@ def parse_started_after(value: Any) -> datetime | None:
     """A ``started_after`` value as an aware datetime: ISO 8601 text (``Z`` allowed) or a datetime, naive
     ones taken as UTC; None for nothing, including a template that rendered to ``''``/``None``/``null``."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = "" if value is None else str(value).strip()
     if text in ("", "None", "null"):
         return None
@@ -46,7 +46,7 @@ def parse_started_after(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise AirflowFailException(f"started_after {text!r} is not an ISO 8601 time.") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def given(value: Any) -> str | None:

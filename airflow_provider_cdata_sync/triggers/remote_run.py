@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -429,7 +429,7 @@ class RemoteRunWatcher(BaseEventTrigger):
         if stored is not None:
             return stored
         # First start (or no store): what has finished already is seen, never fired.
-        start = datetime.now(timezone.utc) - FIRST_LOOK_BACK
+        start = datetime.now(UTC) - FIRST_LOOK_BACK
         mark = Watermark(start.isoformat())
         try:
             earlier = list(await client.runs_since(target, start))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow_provider_cdata_sync.client.control import CLOCK_SKEW
 from airflow_provider_cdata_sync.client.errors import APIError
@@ -23,7 +23,7 @@ from airflow_provider_cdata_sync.client.v1.common import V1Resource
 PAGE_SIZE = 100
 #: Most history pages read to find a job's runs (5,000 records) before giving up.
 MAX_PAGES = 50
-_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class History(V1Resource[D]):

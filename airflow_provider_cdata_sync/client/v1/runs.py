@@ -3,7 +3,7 @@ and transformations (pipelines need v2), without depending on ``$filter`` or on 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_cdata_sync.client.control import RunLog, StartOnce, Target, check_kind
@@ -211,8 +211,8 @@ class RunsV1(StartOnce):
         :param run: the run.
         :param tail_bytes: keep only the log's last bytes.
         """
-        started = run.start_time or datetime.now(timezone.utc)
-        days = max(1, (datetime.now(timezone.utc) - started).days + 1)
+        started = run.start_time or datetime.now(UTC)
+        days = max(1, (datetime.now(UTC) - started).days + 1)
         try:
             text = yield from self.jobs.logs.steps(
                 target.name, days=days, history_id=run.id, workspace=target.workspace
