@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from airflow_provider_cdata_sync.client.errors import (
+    ConflictError,
     OutcomeUnknownError,
     RateLimitError,
     ResponseError,
@@ -548,7 +549,10 @@ class ControlOps(Api):
             if current is not None and run_id and current.id and str(current.id) != str(run_id):
                 return CancelOutcome("not_ours", current)
             if current is not None:
-                accepted = yield from self.cancel_run.steps(target)
+                try:
+                    accepted = yield from self.cancel_run.steps(target)
+                except ConflictError:
+                    accepted = False  # it ended between the look and the cancel: look again
                 if accepted:
                     break
             elif run_id is not None:

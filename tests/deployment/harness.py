@@ -121,6 +121,8 @@ class AirflowDeployment:
             "example_cdata_sync_params",
             "e2e_deferred_execution_timeout",
             "deployment_cdata_sync_ui_connection",
+            "deployment_cdata_sync_durable",
+            "example_cdata_sync_asset_watcher",
         }
     )
 
@@ -182,7 +184,7 @@ class AirflowDeployment:
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",  # asset-triggered DAG runs (every other DAG: schedule=None)
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
                 "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",

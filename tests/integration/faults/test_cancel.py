@@ -174,3 +174,26 @@ def test_marking_a_deferred_task_failed_waits_for_the_cancel(server: CDataSyncEm
 
     status = run_record(server, run_id)["status"]  # right when on_kill returned
     assert status == "Cancelled"
+
+
+def test_a_run_that_ends_between_the_look_and_the_cancel_is_reported_not_running(
+    server: CDataSyncEmulator, jobs: Jobs
+) -> None:
+    """The status said Running, the cancel came a moment too late (409 "not running"): no error, and the
+    outcome says the run had already ended."""
+    from airflow_provider_cdata_sync.client import CDataSyncClient, ClientConfig
+
+    server.set_speed(rows_per_second=None, min_run_seconds=0.0)
+    run_id = start_run(server, jobs.main.job_id)["id"]
+    server.wait_run(run_id)
+    status_path = rf"^/api\.rsc/v2/jobs/{jobs.main.job_id}/status$"
+    stale = {"status": "Running", "history_id": run_id}
+    server.inject_fault(status_path, "status", method="GET", count=1, status=200, body=stale)
+
+    with CDataSyncClient(ClientConfig(base_url=server.base_url, token=server.token)) as client:
+        target = client.resolve_target("job", JOB)
+        outcome = client.cancel_and_watch(target, run_id, pause=0.05)
+
+    assert outcome.outcome == "not_running" and outcome.run is not None
+    assert outcome.run.status == "Success"
+    assert calls(server, r"^POST /api\.rsc/v2/jobs/[^/]+/cancel$") >= 1  # sent; its 409 did not escape
