@@ -184,7 +184,8 @@ class AirflowDeployment:
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",  # asset-triggered DAG runs (every other DAG: schedule=None)
+                # On: asset-triggered DAG runs (the watcher test); every other DAG here has schedule=None.
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
                 "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
