@@ -101,7 +101,9 @@ class CDataSyncLineage:
         if not ident:
             return None
         name = getattr(ref, "name", None)
-        found = self._safe(lineage, f"connection {ident}", ("connection", str(ident)), self._get_connection, ident)
+        found = self._safe(
+            lineage, f"connection {ident}", ("connection", str(ident)), self._get_connection, ident
+        )
         if found is None:
             if not name:
                 return None
@@ -110,7 +112,10 @@ class CDataSyncLineage:
         if not properties and found.extra("connection_string"):
             properties = parse_connection_string(str(found.extra("connection_string")))
         return ConnectionInfo(
-            name=found.name, connector=found.connector, properties=properties, server=self.server,
+            name=found.name,
+            connector=found.connector,
+            properties=properties,
+            server=self.server,
             id=str(found.id or found.name),
         )
 
@@ -279,7 +284,11 @@ class CDataSyncLineage:
     def _transformation(self, lineage: RunLineage, ident: str, run: Run | None) -> None:
         self._outcomes(lineage, run, "transformation")
         item = self._safe(
-            lineage, f"transformation {ident}", ("transformation", ident), self.client.transformations.get, ident
+            lineage,
+            f"transformation {ident}",
+            ("transformation", ident),
+            self.client.transformations.get,
+            ident,
         )
         if item is None:
             return

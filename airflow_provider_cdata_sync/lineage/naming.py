@@ -176,7 +176,9 @@ def fallback(info: ConnectionInfo, table: str) -> DatasetName:
     """The stable namespace ``cdata-sync://<server>/<connection>``, the table (as given) as the name."""
     server = _server_host(info.server)
     namespace = f"{SCHEME}://{server}/{quote(info.name, safe='')}"
-    return DatasetName(namespace, table, SCHEME, (("server", server), ("connection", info.name), ("table", table)))
+    return DatasetName(
+        namespace, table, SCHEME, (("server", server), ("connection", info.name), ("table", table))
+    )
 
 
 def dataset_name(info: ConnectionInfo, table: str, *, schema: str | None = None) -> DatasetName:
@@ -202,7 +204,9 @@ def _named(info: ConnectionInfo, system: str, table: str, schema: str | None) ->
         leaf = f"{schema}_{leaf}"
     if system in ("postgres", "redshift", "sqlserver", "snowflake", "oracle", "databricks"):
         database = prop(props, "Database", "Initial Catalog", "Catalog", "DBName", "ServiceName", "SID")
-        tschema = parts[-2] if len(parts) >= 2 else (schema or prop(props, "Schema") or DEFAULT_SCHEMA.get(system))
+        tschema = (
+            parts[-2] if len(parts) >= 2 else (schema or prop(props, "Schema") or DEFAULT_SCHEMA.get(system))
+        )
         if len(parts) >= 3:
             database = parts[-3]
         if not (database and tschema):
@@ -233,7 +237,13 @@ def _named(info: ConnectionInfo, system: str, table: str, schema: str | None) ->
             namespace,
             f"{database}.{tschema}.{leaf}",
             system,
-            (("host", host), ("port", str(port)), ("database", database), ("schema", tschema), ("table", leaf)),
+            (
+                ("host", host),
+                ("port", str(port)),
+                ("database", database),
+                ("schema", tschema),
+                ("table", leaf),
+            ),
         )
     if system == "mysql":
         host, port = _host_port(info, system)
@@ -309,7 +319,9 @@ def _file_dataset(info: ConnectionInfo, system: str, leaf: str) -> DatasetName |
         key = "/".join(p for p in (parsed.path.strip("/"), file) if p)
         if scheme == "file":
             return DatasetName("file", "/" + key, "file", (("path", "/" + key),))
-        return DatasetName(f"{scheme}://{parsed.netloc}", key, scheme, (("bucket", parsed.netloc), ("key", key)))
+        return DatasetName(
+            f"{scheme}://{parsed.netloc}", key, scheme, (("bucket", parsed.netloc), ("key", key))
+        )
     if system == "s3":
         key = "/".join(p for p in (location.strip("/"), file) if p)
         bucket, _, rest = key.partition("/")
@@ -355,5 +367,7 @@ def parse_scheme_uri(uri: str) -> tuple[str, str, str]:
         raise ValueError(f"{uri!r} is not a {SCHEME}:// URI")
     connection, _, table = parsed.path.lstrip("/").partition("/")
     if not connection or not table:
-        raise ValueError(f"A {SCHEME} URI needs a connection and a table: {SCHEME}://<server>/<connection>/<table>")
+        raise ValueError(
+            f"A {SCHEME} URI needs a connection and a table: {SCHEME}://<server>/<connection>/<table>"
+        )
     return parsed.netloc, unquote(connection), unquote(table)

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 _IDENT = r"(?:\[[^\]]+\]|\"[^\"]+\"|`[^`]+`|[\w$#@]+)"
 _QUALIFIED = rf"(?:{_IDENT}\s*\.\s*)*{_IDENT}"
 _REPLICATE = re.compile(rf"^\s*REPLICATE\s+({_QUALIFIED})\s*(.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
-_SELECT_STAR = re.compile(
-    rf"^\s*SELECT\s+\*\s+FROM\s+({_QUALIFIED})\s*;?\s*$", re.IGNORECASE | re.DOTALL
-)
+_SELECT_STAR = re.compile(rf"^\s*SELECT\s+\*\s+FROM\s+({_QUALIFIED})\s*;?\s*$", re.IGNORECASE | re.DOTALL)
 _FROM = re.compile(rf"\b(?:FROM|JOIN)\s+({_QUALIFIED})", re.IGNORECASE)
 _WRITES = re.compile(
     rf"\b(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
