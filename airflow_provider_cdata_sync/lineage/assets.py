@@ -26,7 +26,7 @@ def _asset_classes() -> tuple[Any, Any]:
         from airflow.sdk import Asset, AssetAlias
     except ImportError:  # Airflow 2.11: Datasets
         from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
-        from airflow.datasets import DatasetAlias as AssetAlias
+        from airflow.datasets import DatasetAlias as AssetAlias  # type: ignore[no-redef]
     return Asset, AssetAlias
 
 
