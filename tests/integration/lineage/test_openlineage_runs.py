@@ -19,7 +19,7 @@ pytest.importorskip("airflow.providers.openlineage")
 pytest.importorskip("airflow.sdk")
 
 DAGS = textwrap.dedent(
-    '''
+    """
     from datetime import datetime
 
     from airflow.sdk import DAG, task
@@ -69,7 +69,7 @@ DAGS = textwrap.dedent(
             return run.status
 
         replicate_with_the_hook()
-    '''
+    """
 )
 
 
@@ -286,8 +286,10 @@ def test_an_aisquared_sync_run_goes_from_the_models_source_to_the_destination_st
     assert (source.namespace, source.name) == (f"sqlite://{host}{demo.source_db}", "customers")
     (out,) = event.outputs
     assert (out.namespace, out.name) == (f"sqlite://{host}{demo.destination_db}", "crm_contacts")
-    assert out.outputFacets["outputStatistics"].rowCount == run["successful_rows"] == _count(
-        demo.destination_db, "crm_contacts"
+    assert (
+        out.outputFacets["outputStatistics"].rowCount
+        == run["successful_rows"]
+        == _count(demo.destination_db, "crm_contacts")
     )
     facet = event.run.facets["cdataSync"]
     assert (facet.service, facet.kind, facet.runId) == ("AI Squared", "sync", str(run["id"]))
@@ -306,7 +308,11 @@ def test_a_job_run_through_the_hook_reaches_the_hook_lineage_collector(
         make_source_db(core.data_dir / "lineage-csv-source.db", {"leads": 6})
         src = core.service.create_connection(
             "default",
-            {"name": "LineageCsvSource", "connector": "SQLite", "properties": {"Database": "lineage-csv-source.db"}},
+            {
+                "name": "LineageCsvSource",
+                "connector": "SQLite",
+                "properties": {"Database": "lineage-csv-source.db"},
+            },
         )
         dst = core.service.create_connection(
             "default", {"name": "LineageCsvFolder", "connector": "CSV", "properties": {"Folder": "csv-out"}}
@@ -321,6 +327,6 @@ def test_a_job_run_through_the_hook_reaches_the_hook_lineage_collector(
             },
         )
     assert run_dag("lineage_hook") == "success"
-    raw, event = _event("lineage_hook.replicate_with_the_hook", "COMPLETE")
+    _, event = _event("lineage_hook.replicate_with_the_hook", "COMPLETE")
     host = _host(cdata_sync_emulator)
     assert (f"file://{host}", "/csv-out/leads.csv") in {(d.namespace, d.name) for d in event.outputs}
