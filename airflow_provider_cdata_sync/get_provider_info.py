@@ -23,6 +23,19 @@ def _modules(kind: str) -> list[dict[str, Any]]:
     ]
 
 
+def _uri_scheme(kind: str) -> list[dict[str, Any]]:
+    """Our ``cdata-sync://<server>/<connection>/<table>`` URIs (``asset-uris``; ``dataset-uris`` on 2.11)."""
+    assets = f"{PACKAGE}.lineage.assets"
+    return [
+        {
+            "schemes": ["cdata-sync"],
+            "handler": f"{assets}.sanitize_uri",
+            "factory": f"{assets}.create_asset",
+            "to_openlineage_converter": f"{assets}.convert_asset_to_openlineage",
+        }
+    ]
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider: package, connection type with its form, hooks, operators, sensors, triggers."""
     return {
@@ -51,5 +64,7 @@ def get_provider_info() -> dict[str, Any]:
             f"{PACKAGE}.links.cdata_sync.CDataSyncPipelineLink",
             f"{PACKAGE}.links.cdata_sync.CDataSyncTransformationLink",
         ],
+        "asset-uris": _uri_scheme("asset"),
+        "dataset-uris": _uri_scheme("dataset"),
         "connection-types": [provider_info_connection_type(HOOK_CLASS), aisquared_connection_type()],
     }

@@ -26,7 +26,8 @@ from airflow_provider_cdata_sync.client import (
 )
 from airflow_provider_cdata_sync.client.config import DEFAULT_PORT
 from airflow_provider_cdata_sync.client.connect import detect_api_version
-from airflow_provider_cdata_sync.client.control import AsyncRunControl, RunControlClient
+from airflow_provider_cdata_sync.client.control import AsyncRunControl, RunControlClient, Target
+from airflow_provider_cdata_sync.client.models import Run
 
 
 def _mask(secret: str | None) -> None:
@@ -262,6 +263,62 @@ class CDataSyncHook(BaseHook):
         :param run_id: one of its runs.
         """
         return console_url(self.config, kind, resource_id, run_id)
+
+    # ---------------------------------------------------------------- running, with hook lineage
+    def run_and_wait(
+        self,
+        kind: str,
+        ref: str,
+        *,
+        tasks: list[str] | None = None,
+        workspace: str | None = None,
+        poll_interval: float = 5.0,
+        timeout: float | None = None,
+    ) -> Run:
+        """Start a run of a job, transformation or pipeline, wait until it ends, and report what it read
+        and wrote to Airflow's hook lineage collector (so that a ``@task`` using the hook has lineage).
+        Returns the finished run (it is not judged: check ``run.state``); a timeout raises
+        ``TimeoutError`` and leaves the run going.
+
+        :param kind: ``job``, ``transformation`` or ``pipeline``.
+        :param ref: its id or name.
+        :param tasks: only these tasks of a job (ids or table names).
+        :param workspace: workspace id or name; the connection's by default.
+        :param poll_interval: seconds between status reads.
+        :param timeout: longest wait in seconds (None: no limit).
+        """
+        import time
+
+        client = self.get_client()
+        target = client.resolve_target(kind, ref, workspace)
+        task_ids = client.resolve_tasks(target, tasks) if tasks else None
+        run = client.start_run(target, task_ids)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not run.state.is_terminal:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"CData Sync {target.label} run {run.id} did not finish in {timeout} s.")
+            time.sleep(poll_interval)
+            run = client.look(target, run.id) or run
+        self.report_lineage(target, run)
+        return run
+
+    def report_lineage(self, target: Target, run: Run | None) -> Any:
+        """Report a run's inputs and outputs to the hook lineage collector (best effort, logged);
+        returns its :class:`~airflow_provider_cdata_sync.lineage.model.RunLineage` (None on failure).
+
+        :param target: what ran (``client.resolve_target(...)``).
+        :param run: the run (None: the target's datasets, without counts).
+        """
+        from airflow_provider_cdata_sync.lineage import hook_lineage
+        from airflow_provider_cdata_sync.lineage.cdata_sync import CDataSyncLineage
+
+        try:
+            lineage = CDataSyncLineage(self.get_client()).build(target, run)
+            hook_lineage.report(self, lineage)
+        except Exception as exc:
+            self.log.warning("Hook lineage of %s could not be reported: %s", target.label, exc)
+            return None
+        return lineage
 
     # ---------------------------------------------------------------- test
     def test_connection(self) -> tuple[bool, str]:

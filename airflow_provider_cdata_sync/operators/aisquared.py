@@ -195,6 +195,14 @@ class AISquaredRunSyncOperator(RemoteRunOperator):
     def _summary(self, target: Target, run: Run, url: str | None) -> dict[str, Any]:
         return run_summary(target, _as_sync_run(run))
 
+    def _lineage_for(self, target: Target, run: Run | None) -> Any:
+        from airflow_provider_cdata_sync.lineage.aisquared import AISquaredLineage
+
+        sync = getattr(self, "_sync", None)
+        if sync is None or str(sync.id) != target.id:  # resumed after a deferral: read it again
+            sync = self.client.syncs.get(target.id)
+        return AISquaredLineage(self.client).build(sync, None if run is None else _as_sync_run(run))
+
     def _finish(self, context: Context, target: Target, run: Run, url: str | None) -> dict[str, Any]:
         self._active = None
         sync_run = _as_sync_run(run)

@@ -229,6 +229,11 @@ class _CDataSyncRunOperator(RemoteRunOperator):
     def _summary(self, target: Target, run: Run, url: str | None) -> dict[str, Any]:
         return run_summary(target, run, url)
 
+    def _lineage_for(self, target: Target, run: Run | None) -> Any:
+        from airflow_provider_cdata_sync.lineage.cdata_sync import CDataSyncLineage
+
+        return CDataSyncLineage(self.client, columns=self.lineage_columns).build(target, run)
+
     def _finish(self, context: Context, target: Target, run: Run, url: str | None) -> dict[str, Any]:
         self._active = None
         self._report_log(target, run)

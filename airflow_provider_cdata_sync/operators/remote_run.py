@@ -106,6 +106,11 @@ class RemoteRunOperator(BaseOperator):
         already succeeded, and starts a new one only if it failed (default True).
     :param trigger_queue: the triggerer queue the deferred wait runs in (Airflow 3.2+ with
         ``[triggerer] queues_enabled``; ignored elsewhere).
+    :param asset_alias: the name of an ``AssetAlias`` added to the outlets: when the run succeeds, one
+        asset event per table it wrote is added to it (and to any other ``AssetAlias`` outlet), with
+        the run id, records, status and end time in the extra (docs/lineage.md).
+    :param lineage_columns: read the tables' columns for the OpenLineage schema facets and column
+        lineage (a few bounded API calls per run; default True).
     """
 
     profile: ClassVar[ServiceProfile]
@@ -124,9 +129,17 @@ class RemoteRunOperator(BaseOperator):
         max_consecutive_poll_errors: int = 5,
         durable: bool = True,
         trigger_queue: str | None = None,
+        asset_alias: str | None = None,
+        lineage_columns: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.asset_alias = asset_alias
+        self.lineage_columns = lineage_columns
+        if asset_alias:
+            from airflow_provider_cdata_sync.lineage.assets import alias
+
+            self.outlets = [*(self.outlets or []), alias(asset_alias)]
         self.wait_for_termination = wait_for_termination
         self.deferrable = deferrable
         self.check_interval = check_interval
@@ -138,6 +151,9 @@ class RemoteRunOperator(BaseOperator):
         self._active: tuple[Target, str | None] | None = None
         #: Runs started after this moment may be ours (for servers whose start answer has no run id).
         self._started_after: datetime | None = None
+        #: The run lineage describes (target, the run as last seen, its id) and its lineage once built.
+        self._lineage_subject: tuple[Target, Run | None, str | None] | None = None
+        self._lineage: Any = None
 
     # ------------------------------------------------------------------ to implement
     def _client(self) -> RunControl:
@@ -178,6 +194,10 @@ class RemoteRunOperator(BaseOperator):
         """The JSON-safe summary of a run not waited for."""
         raise NotImplementedError
 
+    def _lineage_for(self, target: Target, run: Run | None) -> Any:
+        """The :class:`~airflow_provider_cdata_sync.lineage.model.RunLineage` of a run (API calls)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ execute
     def execute(self, context: Context) -> dict[str, Any]:
         """Start the run (or follow the one already running), then wait as configured."""
@@ -190,6 +210,7 @@ class RemoteRunOperator(BaseOperator):
             run = self._start(context, target, previous)
             if durable is not None:
                 durable.save(target, run, self._started_after, _try_number(context))
+        self._lineage_subject = (target, run, run.id)
         url = self._console_url(target, run.id)
         self._push_early(context, target, run, url)
         if not self.wait_for_termination:
@@ -293,6 +314,7 @@ class RemoteRunOperator(BaseOperator):
             raise AirflowException(str(exc)) from None
         target = outcome.target
         self._active = (target, outcome.run_id)
+        self._lineage_subject = (target, outcome.run, outcome.run_id)
         return self._conclude(context, outcome)
 
     def _conclude(self, context: Context, outcome: RunEvent) -> dict[str, Any]:
@@ -310,10 +332,55 @@ class RemoteRunOperator(BaseOperator):
     def _report(self, context: Context, target: Target, run: Run) -> dict[str, Any]:
         """Report the finished run. A run that succeeded is then forgotten (a clear of the task starts a
         new run); a failed one stays known to the next try (which starts anew, or re-runs what failed)."""
+        self._lineage_subject = (target, run, run.id)
+        self._lineage = None
         summary = self._finish(context, target, run, self._console_url(target, run.id))
         if self.durable:
             DurableRun(context, self.run_id_xcom_key).forget()
+        self._emit_assets(context)
         return summary
+
+    # ------------------------------------------------------------------ lineage and assets
+    def _emit_assets(self, context: Context) -> None:
+        """One asset event per table the run wrote, on every ``AssetAlias`` outlet (none: no API call)."""
+        from airflow_provider_cdata_sync.lineage.assets import aliases_of, emit_asset_events
+
+        if not aliases_of(self.outlets):
+            return
+        lineage = self._run_lineage()
+        added = emit_asset_events(context, self.outlets, lineage)
+        self.log.info("Asset events: %d table(s) written by run %s.", added, getattr(lineage, "run_id", None))
+
+    def _run_lineage(self) -> Any:
+        """The lineage of the run this task started or followed, built once (None without a run); a
+        failure to read it is logged, never raised."""
+        if self._lineage is not None or self._lineage_subject is None:
+            return self._lineage
+        target, run, run_id = self._lineage_subject
+        try:
+            if (run is None or not run.state.is_terminal) and run_id:
+                run = self._client().get_run(target, run_id)
+            self._lineage = self._lineage_for(target, run)
+        except Exception as exc:
+            self.log.warning(
+                "Lineage of %s %s run %s could not be read: %s", self.profile.name, target.label, run_id, exc
+            )
+            return None
+        for problem in self._lineage.problems:
+            self.log.info("Lineage is partial: %s", problem)
+        return self._lineage
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage inputs, outputs and run facets of the run (needs the ``[openlineage]`` extra)."""
+        from airflow_provider_cdata_sync.lineage.facets import operator_lineage
+
+        return operator_lineage(self._run_lineage())
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """As on complete, with the error message facet of the failed run."""
+        from airflow_provider_cdata_sync.lineage.facets import operator_lineage
+
+        return operator_lineage(self._run_lineage(), failed=True)
 
     # ------------------------------------------------------------------ blocking
     def _wait_blocking(self, target: Target, run: Run, deadline: float | None) -> Run:
