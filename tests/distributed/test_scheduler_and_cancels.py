@@ -97,14 +97,6 @@ def test_a_dag_run_completes_across_a_scheduler_crash_and_restart(
     record(artifacts, "scheduler_restart", figures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Airflow 3.3.2's trigger runner cancels a cancelled trigger again at every loop (about 1 s) "
-    "until it ends, which interrupts its on_kill; with 100 on_kill at once, each looking its connection up, "
-    "about a third are interrupted before the provider sends the cancel, and those remote runs go on. "
-    "Remove this marker when the provider's on_kill survives that (see the README, Tested on).",
-)
 @pytest.mark.timeout(1800)
 def test_marking_100_deferred_tasks_failed_cancels_each_run_exactly_once(
     airflow: DistributedDeployment, artifacts: Path

@@ -186,13 +186,6 @@ def record(artifacts: Path, name: str, figures: dict) -> None:
     print(f"\n{name}: {text}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Airflow 3.3.2 calls on_kill() for a trigger handed to another triggerer while its own one lagged "
-    "(apache/airflow#73454, open), and the provider's on_kill cancels the run the other triggerer now waits "
-    "on. Remove this marker when either side is fixed.",
-)
 @pytest.mark.timeout(1800)
 def test_a_triggerer_that_lagged_and_came_back_cancels_nothing(
     airflow: DistributedDeployment, artifacts: Path, both_triggerers
