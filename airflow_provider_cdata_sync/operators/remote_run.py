@@ -343,6 +343,8 @@ class RemoteRunOperator(BaseOperator):
     # ------------------------------------------------------------------ lineage and assets
     def _emit_assets(self, context: Context) -> None:
         """One asset event per table the run wrote, on every ``AssetAlias`` outlet (none: no API call)."""
+        if not any(type(outlet).__name__ in ("AssetAlias", "DatasetAlias") for outlet in self.outlets or ()):
+            return  # no alias outlet: the lineage package is not even imported
         from airflow_provider_cdata_sync.lineage.assets import aliases_of, emit_asset_events
 
         if not aliases_of(self.outlets):
