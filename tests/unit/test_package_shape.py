@@ -1,4 +1,4 @@
-"""The package's shape: no import cycles, an API client without Airflow, and a wheel with the provider only."""
+"""The package's shape: no import cycles, an API client without Airflow, a wheel with the provider only."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def top_level_imports(path: Path) -> set[str]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base])
+                    parts = package.split(".")
+                    base = ".".join([*parts[: len(parts) - node.level + 1], base])
                 found.add(base.strip("."))
                 found.update(f"{base}.{alias.name}".strip(".") for alias in node.names)
             elif isinstance(node, (ast.If, ast.Try)):
@@ -78,6 +79,10 @@ def test_the_import_graph_has_no_cycles() -> None:
         if module not in state:
             walk(module, [module])
     assert cycles == []
+
+
+def imported_names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    return [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
 
 
 def test_the_api_client_never_imports_airflow() -> None:
