@@ -57,8 +57,10 @@ ClientFactory = Callable[[TransportWrap], Awaitable[Any]]
 #: Ticks come a little faster than the interval, so that answering a tick still delivers every wait's
 #: news within one interval.
 TICK_FRACTION = 0.9
-#: Share of the interval the lookups of one tick may take (sizes their concurrency).
-LOOKUP_BUDGET = 0.4
+#: Share of the interval the lookups of one tick may take (sizes their concurrency). Each answer is
+#: delivered as soon as it comes and the lookups keep their order from tick to tick, so a wait's news is
+#: at most one tick period (plus one answer time) old; the budget only has to keep ticks from overlapping.
+LOOKUP_BUDGET = 0.5
 #: Bounds of lookups in flight at once: a burst of finishing runs must not flood the server.
 MIN_CONCURRENCY = 2
 MAX_CONCURRENCY = 64
@@ -189,6 +191,11 @@ class RunPoller:
         self._client_lock: asyncio.Lock | None = None
         self._limit: asyncio.Semaphore | None = None
         self._used = 0  # questions since the last idle check (coalesce=False)
+
+    @property
+    def paces(self) -> bool:
+        """Whether looks are answered at the poller's ticks (so a wait may ask again at once)."""
+        return self.coalesce
 
     # ------------------------------------------------------------------ what a client offers
     async def look(self, target: Target, run_id: str | None = None, after: datetime | None = None) -> Any:
@@ -348,10 +355,10 @@ class RunPoller:
         for group, keys in groups.items():
             if self._should_list(client, group, keys, asks):
                 await self._answer_from_list(client, group, keys, asks, results)
+        for key, outcome in results.items():  # what the lists answered is delivered at once
+            _settle(asks[key], outcome)
         pending = [key for key in asks if key not in results]
         await self._lookups(client, [(key, asks[key]) for key in pending], results)
-        for key, ask in asks.items():
-            _settle(ask, results[key])
         if self._since:
             self._since = {key: value for key, value in self._since.items() if key in asks}
 
@@ -434,8 +441,10 @@ class RunPoller:
 
     def _next_page_pays(self, costs: _ListCost, missing: int, page: TargetStates, listed: int) -> bool:
         """Whether the next page likely answers more of the missing waits than it costs."""
-        left = (costs.total_items - listed) if costs.total_items and costs.total_items > listed else listed
-        hits = missing * min(1.0, page.items / max(left, 1))
+        if costs.total_items is None:  # the first traversal: the missing waits are on the pages to come
+            return missing > 1.0 + page.size / BYTES_PER_CALL
+        left = max(costs.total_items - listed, page.items, 1)
+        hits = missing * min(1.0, page.items / left)
         return hits > 1.0 + page.size / BYTES_PER_CALL
 
     async def _lookups(
@@ -453,12 +462,14 @@ class RunPoller:
         async def worker() -> None:
             for key, ask in queue:
                 try:
-                    results[key] = await self._timed(client, ask)
+                    outcome = await self._timed(client, ask)
                 except Exception as exc:
-                    results[key] = exc
+                    outcome = exc
                 else:
                     if ask.what == "since" and key in self._since:
-                        self._since[key] = (self._since[key][0], results[key])
+                        self._since[key] = (self._since[key][0], outcome)
+                results[key] = outcome
+                _settle(ask, outcome)  # delivered as soon as it is known: news waits for no other lookup
 
         if workers == 1:
             await worker()

@@ -140,15 +140,24 @@ class RemoteRunTrigger(BaseTrigger):
         machine = self.machine()
         source = await self.source()
         try:
+            # A shared poller paces the looks itself (each is answered at its next tick): asking again at
+            # once keeps the wait in every tick, one answer per interval, with no drift between the two
+            # clocks. After a failure the machine's backoff holds.
+            paced = bool(getattr(source, "paces", False))
             decision: Decision = machine.begin()
+            failed = False
             while isinstance(decision, Poll):
-                await asyncio.sleep(decision.after)
+                pause = decision.after if failed or not paced else 0.0
+                if pause > 0:
+                    await asyncio.sleep(pause)
                 machine.looking()
+                failed = False
                 try:
                     seen = await asyncio.wait_for(self.look(source, machine), machine.remaining())
                 except TimeoutError:
                     decision = machine.timed_out()
                 except ServiceError as exc:
+                    failed = True
                     decision = machine.failed(exc)
                 else:
                     decision = machine.observed_history(seen) if self.since else machine.observed(seen)
