@@ -57,10 +57,12 @@ ClientFactory = Callable[[TransportWrap], Awaitable[Any]]
 #: Ticks come a little faster than the interval, so that answering a tick still delivers every wait's
 #: news within one interval.
 TICK_FRACTION = 0.9
-#: Share of the interval the lookups of one tick may take (sizes their concurrency). Each answer is
-#: delivered as soon as it comes and the lookups keep their order from tick to tick, so a wait's news is
-#: at most one tick period (plus one answer time) old; the budget only has to keep ticks from overlapping.
-LOOKUP_BUDGET = 0.5
+#: Share of the interval the lookups of one tick should take (sizes their concurrency, within the bounds).
+#: A finished run's lookup carries news: the tick's lookups must be done within the 10% of the interval
+#: that a tick period (``TICK_FRACTION``) leaves, or the news arrives later than one interval. Lookups of
+#: runs still going (a list without status) keep their order from tick to tick and each answer is
+#: delivered as it comes, so when the bound caps the concurrency their news is still one period old.
+LOOKUP_BUDGET = 0.1
 #: Bounds of lookups in flight at once: a burst of finishing runs must not flood the server.
 MIN_CONCURRENCY = 2
 MAX_CONCURRENCY = 64
@@ -389,9 +391,13 @@ class RunPoller:
         following: Any = None
         seen: set[str] = set()
         complete = False
+        loop = asyncio.get_running_loop()
         try:
             while True:
+                started = loop.time()
                 page: TargetStates = await client.target_states_page(kind, workspace, following)
+                # A page's answer time also tells the lookups to come how long the server takes.
+                self.latency = (1 - EWMA) * self.latency + EWMA * (loop.time() - started)
                 pages += 1
                 items += page.items
                 size += page.size
