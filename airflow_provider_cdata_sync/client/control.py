@@ -711,3 +711,26 @@ __all__ = [
     "newest",
     "runs_started_since",
 ]
+
+
+# ============================================================================================ bulk states
+@dataclass
+class TargetStates:
+    """One page of a bulk answer on many targets (a workspace list, v1 ``getJobStatus`` of all jobs), as
+    the shared poller reads it.
+
+    :param states: target id -> (status word, last run id); only entries that carry a status.
+    :param items: entries on the page (with or without a status).
+    :param size: bytes of the answer.
+    :param following: the request for the next page (always on the configured server), None on the last.
+    """
+
+    states: dict[str, tuple[str, str | None]]
+    items: int
+    size: int
+    following: Any = None
+
+    @property
+    def carries_status(self) -> bool:
+        """Whether this answer says anything about run states (an empty page says nothing either way)."""
+        return bool(self.states) or self.items == 0

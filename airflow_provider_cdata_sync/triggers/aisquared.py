@@ -11,6 +11,7 @@ from airflow_provider_cdata_sync.aisquared.reporting import run_summary
 from airflow_provider_cdata_sync.client.control import AsyncRunControl, Target
 from airflow_provider_cdata_sync.client.models import Run
 from airflow_provider_cdata_sync.hooks.aisquared import AISquaredHook
+from airflow_provider_cdata_sync.triggers.poller import aisquared_poller
 from airflow_provider_cdata_sync.triggers.remote_run import RemoteRunTrigger, RemoteRunWatcher
 
 
@@ -25,6 +26,10 @@ class AISquaredSyncRunTrigger(RemoteRunTrigger):
     async def client(self) -> AsyncRunControl:
         """A new async AI Squared client (it logs in itself when the connection has email and password)."""
         return await AISquaredHook(aisquared_conn_id=self.conn_id).aget_client()
+
+    def poller(self) -> Any:
+        """The triggerer's shared poller for the connection and interval."""
+        return aisquared_poller(self.conn_id, self.poll_interval, coalesce=self.coalesce)
 
 
 class AISquaredSyncRunWatcher(RemoteRunWatcher):
@@ -62,6 +67,10 @@ class AISquaredSyncRunWatcher(RemoteRunWatcher):
     async def client(self) -> AsyncRunControl:
         """A new async AI Squared client (it logs in itself when the connection has email and password)."""
         return await AISquaredHook(aisquared_conn_id=self.conn_id).aget_client()
+
+    async def source(self) -> Any:
+        """The triggerer's shared poller for the connection and interval."""
+        return aisquared_poller(self.conn_id, self.poll_interval)
 
     def payload(self, target: Target, run: Run) -> dict[str, Any]:
         """The run's summary (row counts)."""

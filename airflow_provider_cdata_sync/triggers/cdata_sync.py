@@ -31,23 +31,12 @@ class CDataSyncRunTrigger(RemoteRunTrigger):
         hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
         return await hook.aget_run_control(self.parsed_target.api_version)
 
-    async def source(self) -> Any:
-        """The triggerer's shared poller for waits on a known run, else this trigger's own client."""
-        if self.coalesce and self.run_id and not self.since:
-            return _PollerSource(
-                shared_poller(self.conn_id, self.parsed_target.api_version, self.poll_interval)
-            )
-        return await self.client()
-
-
-class _PollerSource:
-    """The shared poller behind the client's ``look`` interface (it waits for the poller's next tick)."""
-
-    def __init__(self, poller: Any) -> None:
-        self.poller = poller
-
-    async def look(self, target: Any, run_id: str | None, after: Any = None) -> Any:
-        return await self.poller.observe(target, str(run_id))
+    def poller(self) -> Any:
+        """The triggerer's shared poller for the connection, API version and interval (every wait: on a
+        run, without a run id, history waits; ``coalesce=False``: the one that asks at once)."""
+        return shared_poller(
+            self.conn_id, self.parsed_target.api_version, self.poll_interval, coalesce=self.coalesce
+        )
 
 
 class CDataSyncRunWatcher(RemoteRunWatcher):
@@ -104,6 +93,12 @@ class CDataSyncRunWatcher(RemoteRunWatcher):
         """A new async client for the connection's API version."""
         self._hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
         return await self._hook.aget_run_control()
+
+    async def source(self) -> Any:
+        """The triggerer's shared poller for the connection (the console URL's config looked up first)."""
+        self._hook = CDataSyncHook(cdata_sync_conn_id=self.conn_id)
+        await self._hook.aget_config()
+        return shared_poller(self.conn_id, None, self.poll_interval)
 
     def payload(self, target: Target, run: Run) -> dict[str, Any]:
         """The run's summary with its console URL (no secrets: the payload lands in the asset event)."""

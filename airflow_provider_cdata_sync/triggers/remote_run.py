@@ -109,9 +109,15 @@ class RemoteRunTrigger(BaseTrigger):
         """A new async client for the connection (the caller closes it)."""
         raise NotImplementedError
 
+    def poller(self) -> Any:
+        """The triggerer's shared poller for this wait (None: the wait polls with a client of its own)."""
+        return None
+
     async def source(self) -> Any:
-        """What the looks go through: the shared poller, or (alone) this trigger's own client."""
-        return await self.client()
+        """What the looks go through: the triggerer's shared poller (``coalesce=False``: the one that asks
+        at once, on the same shared client), else a client of this trigger's own."""
+        poller = self.poller()
+        return poller if poller is not None else await self.client()
 
     # ------------------------------------------------------------------ the wait
     @property
@@ -134,15 +140,24 @@ class RemoteRunTrigger(BaseTrigger):
         machine = self.machine()
         source = await self.source()
         try:
+            # A shared poller paces the looks itself (each is answered at its next tick): asking again at
+            # once keeps the wait in every tick, one answer per interval, with no drift between the two
+            # clocks. After a failure the machine's backoff holds.
+            paced = bool(getattr(source, "paces", False))
             decision: Decision = machine.begin()
+            failed = False
             while isinstance(decision, Poll):
-                await asyncio.sleep(decision.after)
+                pause = decision.after if failed or not paced else 0.0
+                if pause > 0:
+                    await asyncio.sleep(pause)
                 machine.looking()
+                failed = False
                 try:
                     seen = await asyncio.wait_for(self.look(source, machine), machine.remaining())
                 except TimeoutError:
                     decision = machine.timed_out()
                 except ServiceError as exc:
+                    failed = True
                     decision = machine.failed(exc)
                 else:
                     decision = machine.observed_history(seen) if self.since else machine.observed(seen)
@@ -369,6 +384,11 @@ class RemoteRunWatcher(BaseEventTrigger):
         """A new async client for the connection (the watcher keeps it while it runs)."""
         raise NotImplementedError
 
+    async def source(self) -> Any:
+        """What the looks go through: the triggerer's shared poller for the connection, else a client of
+        this watcher's own."""
+        return await self.client()
+
     def payload(self, target: Target, run: Run) -> dict[str, Any]:
         """The event payload: the run's JSON-safe summary."""
         raise NotImplementedError
@@ -377,7 +397,7 @@ class RemoteRunWatcher(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Look every ``poll_interval`` seconds; never returns (a returning watcher is restarted by Airflow
         at once, which would flood events)."""
-        client = await self.client()
+        client = await self.source()
         try:
             target = await self._resolve(client)
             mark = await self._watermark(client, target)
@@ -394,9 +414,11 @@ class RemoteRunWatcher(BaseEventTrigger):
                     yield event
                 await asyncio.sleep(self.poll_interval)
         finally:
-            await client.aclose()
+            aclose = getattr(client, "aclose", None)  # a client of its own; the shared poller stays
+            if aclose is not None:
+                await aclose()
 
-    async def _resolve(self, client: AsyncRunControl) -> Target:
+    async def _resolve(self, client: Any) -> Target:
         while True:
             try:
                 return await client.resolve_target(self.kind, self.ref, self.workspace)
@@ -424,7 +446,7 @@ class RemoteRunWatcher(BaseEventTrigger):
         return events
 
     # ------------------------------------------------------------------ the watermark
-    async def _watermark(self, client: AsyncRunControl, target: Target) -> Watermark:
+    async def _watermark(self, client: Any, target: Target) -> Watermark:
         stored = Watermark.from_json(await self._load())
         if stored is not None:
             return stored

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_provider_cdata_sync.client.control import RunLog, StartOnce, Target, check_kind
+from airflow_provider_cdata_sync.client.control import RunLog, StartOnce, Target, TargetStates, check_kind
 from airflow_provider_cdata_sync.client.errors import (
     CDataSyncNotFoundError,
     CDataSyncUnsupportedError,
@@ -226,6 +226,35 @@ class RunsV1(StartOnce):
         return RunLog(
             data[dropped:].decode("utf-8", "replace"), dropped, f"log of {target.label} run {run.id}"
         )
+
+    # ------------------------------------------------------------------ bulk (the shared poller)
+    @operation
+    def target_states_page(
+        self, kind: str, workspace: str | None = None, following: Any = None
+    ) -> Call[TargetStates]:
+        """Every job's state from one ``getJobStatus`` without a job (v1 has no paging here, and no bulk
+        answer for transformations: those are asked per run).
+
+        :param kind: ``job`` (anything else is unsupported).
+        :param workspace: the workspace id or name; the configured one by default.
+        :param following: unused (one page).
+        """
+        if check_kind(kind) != "job":
+            raise CDataSyncUnsupportedError(f"API v1 reports no bulk state of {kind}s.")
+        ws = yield from self._workspace(workspace)
+        rows = yield from self.jobs.status.steps(None, ws)
+        states: dict[str, tuple[str, str | None]] = {}
+        for row in rows:
+            status = row.get("Status") or row.get("JobStatus")
+            if not status or row.get("Query") or "Queries" in row:
+                continue  # a per-task row (one job's status): not a bulk answer
+            last = row.get("LastRunId") or row.get("HistoryId")
+            entry = (str(status), None if last in (None, "") else str(last))
+            for ident in (row.get("JobId"), row.get("JobName")):
+                if ident not in (None, ""):
+                    states[str(ident)] = entry
+        # getJobStatus answers are not paged and carry no size: about 150 bytes a row.
+        return TargetStates(states, len(rows), 150 * len(rows))
 
 
 def status_from_rows(rows: list[dict[str, Any]]) -> RunStatus:

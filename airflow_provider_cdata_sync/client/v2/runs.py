@@ -12,6 +12,7 @@ from airflow_provider_cdata_sync.client.control import (
     RunLog,
     StartOnce,
     Target,
+    TargetStates,
     check_kind,
     newest,
     runs_started_since,
@@ -267,24 +268,63 @@ class RunsV2(StartOnce):
     @operation
     def target_states(
         self, kind: str, workspace: str | None = None
-    ) -> Call[dict[str, tuple[str | None, str | None]]]:
+    ) -> Call[dict[str, tuple[str, str | None]]]:
         """target id -> (status, last run id) for every job, transformation or pipeline of a workspace, from
-        one list (read straight from the JSON: the poller runs this every tick for many waits). Entries
-        without a status are left out: the caller then asks per run.
+        its list (every page). Entries without a status are left out: the caller then asks per run.
 
         :param kind: ``job``, ``transformation`` or ``pipeline``.
         :param workspace: the workspace id; the configured one by default.
         """
+        states: dict[str, tuple[str, str | None]] = {}
+        page = yield from self.target_states_page.steps(kind, workspace)
+        seen: set[str] = set()
+        while True:
+            states.update(page.states)
+            following = page.following
+            if following is None or str(following.url) in seen:
+                return states
+            seen.add(str(following.url))
+            page = yield from self.target_states_page.steps(kind, workspace, following)
+
+    @operation
+    def target_states_page(
+        self, kind: str, workspace: str | None = None, following: ApiRequest | None = None
+    ) -> Call[TargetStates]:
+        """One page of a workspace list read as run states (straight from the JSON: the poller reads it
+        every tick for many waits): which targets run, and their last run id.
+
+        :param kind: ``job``, ``transformation`` or ``pipeline``.
+        :param workspace: the workspace id; the configured one by default.
+        :param following: the next page's request, as the previous page gave it.
+        """
         path = f"v2/workspaces/{seg(workspace or self.config.workspace)}/{check_kind(kind)}s"
-        states: dict[str, tuple[str | None, str | None]] = {}
-        for item in (yield from self._collect(ApiRequest("GET", path))):
-            if not isinstance(item, dict):
-                continue
-            fields = {to_snake(str(key)): value for key, value in item.items()}
-            ident = fields.get("id") or fields.get(f"{kind}_id")
-            status = fields.get("status") or fields.get(f"{kind}_status")
-            if ident is None or status is None:
-                continue
-            last = fields.get("last_run_id") or fields.get("current_run_id") or fields.get("last_history_id")
-            states[str(ident)] = (str(status), None if last in (None, "") else str(last))
-        return states
+        page = yield from self._page(following or ApiRequest("GET", path))
+        return states_of(kind, page.items, page.size, page.following)
+
+
+#: Keys of list entries as the poller reads them (answers repeat the same few keys: spelt once).
+_FIELD_NAMES: dict[str, str] = {}
+
+
+def states_of(kind: str, items: list[Any], size: int, following: Any = None) -> TargetStates:
+    """Read run states out of list entries (any key spelling: ``last_run_id``, ``LastRunId``...)."""
+    names = _FIELD_NAMES
+    id_keys, status_keys = ("id", f"{kind}_id"), ("status", f"{kind}_status")
+    last_keys = ("last_run_id", "current_run_id", "last_history_id")
+    states: dict[str, tuple[str, str | None]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        fields: dict[str, Any] = {}
+        for key, value in item.items():
+            name = names.get(key)
+            if name is None:
+                name = names[key] = to_snake(str(key))
+            fields[name] = value
+        ident = next((fields[key] for key in id_keys if fields.get(key) is not None), None)
+        status = next((fields[key] for key in status_keys if fields.get(key)), None)
+        if ident is None or status is None:
+            continue
+        last = next((fields[key] for key in last_keys if fields.get(key) not in (None, "")), None)
+        states[str(ident)] = (str(status), None if last is None else str(last))
+    return TargetStates(states, len(items), size, following)
