@@ -112,7 +112,7 @@ def test_deferred_pipeline_goes_through_the_triggerer(airflow: AirflowDeployment
     # While deferred, the task instance pointed at our trigger, run by the triggerer job.
     assert deferred_ti is not None
     assert deferred_ti["trigger"]["classpath"] == (
-        "airflow_provider_cdata_sync.triggers.cdata_sync.CDataSyncPipelineTrigger"
+        "airflow_provider_cdata_sync.triggers.cdata_sync.CDataSyncRunTrigger"  # one trigger class per service
     ), deferred_ti
     assert deferred_ti["triggerer_job"]["job_type"] == "TriggererJob", deferred_ti
     log = airflow.task_log(dag_id, run_id, "run_pipeline", try_number=1)
