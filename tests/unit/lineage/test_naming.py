@@ -212,6 +212,7 @@ def test_asset_uris_are_the_providers_forms_or_namespace_slash_name(
 def test_postgres_and_file_asset_uris_convert_back_to_the_same_openlineage_dataset() -> None:
     """Airflow's own converters (postgres, common-io) turn our asset URIs into our OpenLineage names."""
     pytest.importorskip("airflow.providers.openlineage")
+    pytest.importorskip("airflow.sdk", reason="Airflow 3's Asset (2.11 converts Datasets another way)")
     from airflow.providers.openlineage.utils.utils import translate_airflow_asset
     from airflow.sdk import Asset
 
