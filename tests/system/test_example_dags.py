@@ -189,3 +189,51 @@ def test_job_sensor_waits_for_the_current_run(emulator: CDataSyncEmulator, run_d
     assert result.states == {"wait_poke": "success", "wait_deferred": "success"}
     assert result.xcom("wait_poke")["run_id"] == run_id
     assert result.xcom("wait_deferred")["run_id"] == run_id
+
+
+def test_assets_producer_emits_one_event_per_table(emulator: CDataSyncEmulator, run_dag) -> None:
+    pytest.importorskip("airflow.sdk")
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    result = run_dag("example_cdata_sync_assets_producer")
+
+    assert result.states == {"replicate_shop": "success"}
+    run = last_run(emulator, "DemoReplication")
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent).where(AssetEvent.source_run_id == result.dag_run.run_id)
+        ).all()
+        written = {event.asset.uri.rsplit("/", 1)[-1]: event.extra["records"] for event in events}
+    assert written == {task["table"]: task["records_affected"] for task in run["tasks"]}
+
+
+async def test_asset_watcher_fires_once_for_a_run_sync_started(
+    emulator: CDataSyncEmulator, api_version
+) -> None:
+    """The example watcher's trigger, as the triggerer runs it: one event for the run Sync itself started."""
+    pytest.importorskip("airflow.sdk")
+    import asyncio
+    import importlib.util
+
+    from tests.conftest import DAGS_FOLDER
+
+    spec = importlib.util.spec_from_file_location(
+        "example_watcher", DAGS_FOLDER / "example_cdata_sync_asset_watcher.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    trigger = module.scheduled_replication.watchers[0].trigger
+    _, kwargs = trigger.serialize()  # as the triggerer rebuilds it
+    watcher = type(trigger)(**kwargs)
+
+    events = watcher.run()
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(1.5)  # the watcher has taken its first look: only later runs fire
+    assert not first.done()
+    run_id = public_run_id(emulator, api_version, start_on_server(emulator, "DemoScheduledReplication"))
+    event = await asyncio.wait_for(first, 30)
+    assert event.payload["run_id"] == run_id and event.payload["status"] == "success"
+    await events.aclose()
