@@ -150,5 +150,61 @@ def slow_cancel(server: CDataSyncEmulator, seconds: float = 1.0) -> Iterator[Non
         engine.cancel = original  # type: ignore[method-assign]
 
 
+@dataclass
+class RecordedRequest:
+    """One request a :class:`RecordingListener` received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+class RecordingListener:
+    """A plain HTTP server on another loopback port that records every request (method, path, headers) and
+    answers each with an empty page: where a client wrongly follows a paging link that names this host, the
+    recorded headers show what it sent (a token, a cookie...). A context manager; ``base`` is its
+    ``http://127.0.0.1:<port>``."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.requests: list[RecordedRequest] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                listener.requests.append(RecordedRequest(self.command, self.path, dict(self.headers.items())))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = json.dumps({"value": [], "data": [], "links": {"next": None}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
 #: Short name used by the fault tests.
 calls = calls_matching

@@ -25,19 +25,34 @@ from airflow_provider_cdata_sync.client.http import (
     url_path,
 )
 
-#: A token this close to its expiry is renewed before use (clocks differ; requests take time).
+#: A token this close to its expiry is renewed before use (clocks differ; requests take time); at most a
+#: quarter of the token's lifetime, so that a short-lived token is used for most of its life.
 RENEW_MARGIN_SECONDS = 60.0
 
 
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT (epoch seconds), read without verifying it; None when not a JWT."""
+def _claim(token: str, name: str) -> float | None:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) else None
+    value = claims.get(name) if isinstance(claims, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (epoch seconds), read without verifying it; None when not a JWT."""
+    return _claim(token, "exp")
+
+
+def renew_margin(token: str, received_at: float | None = None) -> float:
+    """Seconds before its expiry that a token is renewed: :data:`RENEW_MARGIN_SECONDS`, or a quarter of
+    its lifetime (``exp`` - ``iat``, else from when it was received) when that is shorter."""
+    expires = jwt_expiry(token)
+    if expires is None:
+        return RENEW_MARGIN_SECONDS
+    issued = _claim(token, "iat") or (received_at if received_at is not None else time.time())
+    return max(0.0, min(RENEW_MARGIN_SECONDS, (expires - issued) / 4))
 
 
 def token_from_login(body: Any) -> str | None:
@@ -60,6 +75,7 @@ class Session:
     def __init__(self, token: str | None = None) -> None:
         self.token = token
         self.expires_at = jwt_expiry(token) if token else None
+        self.margin = renew_margin(token) if token else RENEW_MARGIN_SECONDS
         self.busy = False
         #: How many logins were made for this user in this process.
         self.logins = 0
@@ -131,7 +147,7 @@ class AISquaredAuth(RequestBuilder):
 
     def _expiring(self) -> bool:
         expires = self.session.expires_at
-        return expires is not None and expires - time.time() < RENEW_MARGIN_SECONDS
+        return expires is not None and expires - time.time() < self.session.margin
 
     def _login(self) -> Call[None]:
         session = self.session
@@ -170,7 +186,7 @@ class AISquaredAuth(RequestBuilder):
                 raise AISquaredAuthenticationError(
                     response.status_code, "the login answer holds no token", method="POST", path="/login"
                 )
-            session.token, session.expires_at = token, jwt_expiry(token)
+            session.token, session.expires_at, session.margin = token, jwt_expiry(token), renew_margin(token)
             session.logins += 1
         finally:
             session.busy = False

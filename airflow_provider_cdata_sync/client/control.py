@@ -634,15 +634,23 @@ class StartOnce(ControlOps):
                     f"{asked_at.isoformat()} can be found; it was not started again to avoid a duplicate. "
                     f"Check the {target.kind} in the {self.profile.name} console."
                 ) from lost
-            return found
+            return (yield from self._with_results(target, found))
         if run.id:
             return run
         found = yield from self.find_started_run.steps(target, asked_at, known_run_id=known)
-        return found or run
+        return (yield from self._with_results(target, found)) if found is not None else run
+
+    def _with_results(self, target: Target, run: Run) -> Call[Run]:
+        """A run found in the history that already ended, with its per-task results: history records carry
+        none (v1 keeps them in ``getJobStatus``), and a finished run is reported without another look."""
+        if not run.state.is_terminal or run.tasks or not run.id:
+            return run
+        return (yield from self.get_run.steps(target, run.id))  # type: ignore[no-any-return]
 
     @operation
     def last_run_id(self, target: Target) -> Call[str | None]:
-        """The id of the target's latest run according to its status (None when unknown or on error).
+        """The id of the target's latest run according to its status, else its history (None when unknown
+        or on error).
 
         Taken just before starting a run, so that a lost answer is never matched with an earlier run that
         started within the clock-skew allowance.
@@ -651,9 +659,13 @@ class StartOnce(ControlOps):
         """
         try:
             status = yield from self.get_status.steps(target)
+            known = status.history_id or status.last_history_id
+            if known is None:  # a status without run ids (v1 getJobStatus, some v2): the history's newest
+                latest = yield from self.latest_run.steps(target)
+                known = latest.id if latest is not None else None
         except ServiceError:
             return None
-        return status.history_id or status.last_history_id  # type: ignore[no-any-return]
+        return known  # type: ignore[no-any-return]
 
     @operation
     def find_started_run(

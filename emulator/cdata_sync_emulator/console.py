@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from .common import base_url, core_of
+from .dialects import V1_HISTORY_BASE, V1Ids
 from .engine import KINDS
 from .util import ApiError
 
@@ -48,8 +49,21 @@ def _runs_table(request: Request, kind: str, ident: str, runs: list[dict[str, An
     return f"<h2>Recent runs</h2><table>{head}{''.join(rows)}</table>"
 
 
+def _own_ids(request: Request, ident: str, history_id: str | None = None) -> tuple[str, str | None]:
+    """The stored ids behind a link: a client of the ``v1-real`` dialect links with the 17-digit v1 job
+    and history numbers it was given; the console's own links use the stored ids (both work)."""
+    core = core_of(request)
+    if not core.dialect.v1_numeric_ids:
+        return ident, history_id
+    ident = V1Ids(core.dialect, core.store).target_ref(ident)
+    if history_id is not None and history_id.isdigit() and int(history_id) > V1_HISTORY_BASE:
+        history_id = str(int(history_id) - V1_HISTORY_BASE)
+    return ident, history_id
+
+
 def _target_page(request: Request, kind: str, ident: str) -> HTMLResponse:
     service = core_of(request).service
+    ident, _ = _own_ids(request, ident)
     try:
         doc = service.render(kind, service.target(kind, ident))
     except ApiError as exc:
@@ -63,6 +77,8 @@ def _target_page(request: Request, kind: str, ident: str) -> HTMLResponse:
 
 def _run_page(request: Request, kind: str, ident: str, history_id: str) -> HTMLResponse:
     service = core_of(request).service
+    ident, own_history_id = _own_ids(request, ident, history_id)
+    history_id = own_history_id or history_id
     try:
         run = service.history_item(kind, ident, history_id)
     except ApiError as exc:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from cdata_sync_emulator import CDataSyncEmulator
+from cdata_sync_emulator.dialects import V1_HISTORY_BASE, V1Ids
 
 from airflow_provider_cdata_sync.reporting import LOG_GROUP_END, LOG_GROUP_START
 from tests.system.conftest import destination_rows
@@ -22,6 +23,28 @@ def job_id(server: CDataSyncEmulator, name: str) -> str:
 
 def last_run(server: CDataSyncEmulator, name: str) -> dict:
     return server.runs(job_id(server, name))[-1]
+
+
+def start_on_server(server: CDataSyncEmulator, name: str) -> str:
+    """Start a job's run on the server itself (as Sync's scheduler or a console user would): every dialect
+    starts it the same way, whatever its execute answer names. Returns the emulator's run id."""
+    assert server.core is not None
+    return str(server.core.engine.start("job", job_id(server, name), trigger="console")["id"])
+
+
+def public_run_id(server: CDataSyncEmulator, api_version: str, run_id: str) -> str:
+    """The id a client sees for an emulator run: ``v1-real`` numbers v1 history records beyond 2**56."""
+    if api_version == "v1" and server.dialect.v1_numeric_ids:
+        return str(int(run_id) + V1_HISTORY_BASE)
+    return str(run_id)
+
+
+def public_job_id(server: CDataSyncEmulator, api_version: str, name: str) -> str:
+    """The id a client sees for a job: ``v1-real`` gives v1 jobs 17-digit numbers."""
+    if api_version == "v1" and server.dialect.v1_numeric_ids:
+        assert server.core is not None
+        return str(V1Ids(server.dialect, server.core.store).target(job_id(server, name)))
+    return job_id(server, name)
 
 
 def test_dag_folder_has_no_import_errors(airflow_db: None) -> None:
@@ -38,7 +61,7 @@ def test_dag_folder_has_no_import_errors(airflow_db: None) -> None:
     } <= set(bag.dag_ids)
 
 
-def test_quickstart_replicates_then_transforms(emulator: CDataSyncEmulator, run_dag) -> None:
+def test_quickstart_replicates_then_transforms(emulator: CDataSyncEmulator, run_dag, api_version) -> None:
     result = run_dag("example_cdata_sync_quickstart")
 
     assert result.states == {"replicate_shop": "success", "build_customer_revenue": "success"}
@@ -55,16 +78,15 @@ def test_quickstart_replicates_then_transforms(emulator: CDataSyncEmulator, run_
         "order_items": 20000,
     }
     run = last_run(emulator, "DemoReplication")
-    assert summary["run_id"] == run["id"]
+    assert summary["run_id"] == public_run_id(emulator, api_version, run["id"])
     # The remote log is in the task log, inside a folded group, then the per-task table.
     assert LOG_GROUP_START in result.output and LOG_GROUP_END in result.output
     assert "Replicating table [order_items]" in result.output
     assert "order_items  success" in result.output
     # Run id and console link were pushed, and the link resolves on the emulator's console.
     url = result.xcom("replicate_shop", "cdata_sync_console_url")
-    assert (
-        url == f"{emulator.base_url}/console/jobs/{job_id(emulator, 'DemoReplication')}/history/{run['id']}"
-    )
+    public_job, public_run = public_job_id(emulator, api_version, "DemoReplication"), summary["run_id"]
+    assert url == f"{emulator.base_url}/console/jobs/{public_job}/history/{public_run}"
     assert result.xcom("replicate_shop", "_link_CDataSyncJobLink") == url
     page = httpx.get(url)
     assert page.status_code == 200 and "DemoReplication" in page.text
@@ -125,28 +147,20 @@ def test_dynamic_mapping_runs_each_job(emulator: CDataSyncEmulator, run_dag) -> 
     assert result.xcom("total_records") == 32200 + 200
 
 
-def test_history_sensor_waits_for_a_run_scheduled_in_sync(emulator: CDataSyncEmulator, run_dag) -> None:
+def test_history_sensor_waits_for_a_run_scheduled_in_sync(
+    emulator: CDataSyncEmulator, run_dag, api_version
+) -> None:
     # The DAG's downstream transformation reads the warehouse: fill it first, whatever ran before.
-    emulator.wait_run(
-        httpx.post(
-            f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoReplication')}/execute",
-            headers={"x-cdata-authtoken": emulator.token},
-        ).json()["id"]
-    )
+    emulator.wait_run(start_on_server(emulator, "DemoReplication"))
     since = datetime.now(UTC) - timedelta(seconds=1)
     # Stand in for Sync's own scheduler: start the scheduled job directly on the server.
-    response = httpx.post(
-        f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoScheduledReplication')}/execute",
-        headers={"x-cdata-authtoken": emulator.token},
-    )
-    assert response.status_code in (200, 202)
+    start_on_server(emulator, "DemoScheduledReplication")
 
     result = run_dag("example_cdata_sync_history_sensor", {"since": since.isoformat()})
 
     assert result.states == {"wait_for_scheduled_sync": "success", "refresh_revenue": "success"}
-    assert (
-        result.xcom("wait_for_scheduled_sync")["run_id"]
-        == last_run(emulator, "DemoScheduledReplication")["id"]
+    assert result.xcom("wait_for_scheduled_sync")["run_id"] == public_run_id(
+        emulator, api_version, last_run(emulator, "DemoScheduledReplication")["id"]
     )
 
 
@@ -166,16 +180,60 @@ def test_timeout_cancels_the_remote_run(emulator: CDataSyncEmulator, run_dag, da
     assert "the run was cancelled" in result.output
 
 
-def test_job_sensor_waits_for_the_current_run(emulator: CDataSyncEmulator, run_dag) -> None:
+def test_job_sensor_waits_for_the_current_run(emulator: CDataSyncEmulator, run_dag, api_version) -> None:
     emulator.set_speed(min_run_seconds=3, target_id=job_id(emulator, "DemoReplication"))
-    response = httpx.post(
-        f"{emulator.api_url}/v2/jobs/{job_id(emulator, 'DemoReplication')}/execute",
-        headers={"x-cdata-authtoken": emulator.token},
-    )
-    run_id = response.json()["id"]
+    run_id = public_run_id(emulator, api_version, start_on_server(emulator, "DemoReplication"))
 
     result = run_dag("e2e_job_sensor")
 
     assert result.states == {"wait_poke": "success", "wait_deferred": "success"}
     assert result.xcom("wait_poke")["run_id"] == run_id
     assert result.xcom("wait_deferred")["run_id"] == run_id
+
+
+def test_assets_producer_emits_one_event_per_table(emulator: CDataSyncEmulator, run_dag) -> None:
+    pytest.importorskip("airflow.sdk")
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    result = run_dag("example_cdata_sync_assets_producer")
+
+    assert result.states == {"replicate_shop": "success"}
+    run = last_run(emulator, "DemoReplication")
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent).where(AssetEvent.source_run_id == result.dag_run.run_id)
+        ).all()
+        written = {event.asset.uri.rsplit("/", 1)[-1]: event.extra["records"] for event in events}
+    assert written == {task["table"]: task["records_affected"] for task in run["tasks"]}
+
+
+async def test_asset_watcher_fires_once_for_a_run_sync_started(
+    emulator: CDataSyncEmulator, api_version
+) -> None:
+    """The example watcher's trigger, as the triggerer runs it: one event for the run Sync itself started."""
+    pytest.importorskip("airflow.sdk")
+    import asyncio
+    import importlib.util
+
+    from tests.conftest import DAGS_FOLDER
+
+    spec = importlib.util.spec_from_file_location(
+        "example_watcher", DAGS_FOLDER / "example_cdata_sync_asset_watcher.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    trigger = module.scheduled_replication.watchers[0].trigger
+    _, kwargs = trigger.serialize()  # as the triggerer rebuilds it
+    watcher = type(trigger)(**kwargs)
+
+    events = watcher.run()
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(1.5)  # the watcher has taken its first look: only later runs fire
+    assert not first.done()
+    run_id = public_run_id(emulator, api_version, start_on_server(emulator, "DemoScheduledReplication"))
+    event = await asyncio.wait_for(first, 30)
+    assert event.payload["run_id"] == run_id and event.payload["status"] == "success"
+    await events.aclose()

@@ -45,3 +45,6 @@ with DAG("e2e_aisquared_sensor_after", start_date=START, schedule=None, catchup=
         timeout=30,
         deferrable=True,
     )
+
+with DAG("e2e_aisquared_deferred", start_date=START, schedule=None, catchup=False, params=PARAMS):
+    AISquaredRunSyncOperator(task_id="run", sync_id=SYNC, deferrable=True, check_interval=0.2)
