@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -123,6 +124,8 @@ class AirflowDeployment:
             "deployment_cdata_sync_ui_connection",
             "deployment_cdata_sync_durable",
             "example_cdata_sync_asset_watcher",
+            "example_cdata_sync_assets_producer",
+            "example_cdata_sync_assets_consumer",
         }
     )
 
@@ -135,6 +138,7 @@ class AirflowDeployment:
         self.home = self.root / "airflow-home"
         self.dags_folder = self.home / "dags"
         self.logs_dir = self.root / "process-logs"
+        self.openlineage_events = self.root / "openlineage-events.jsonl"
         self.python = python
         self.airflow = str(Path(python).with_name("airflow"))
         self.api_port = free_port()
@@ -193,6 +197,11 @@ class AirflowDeployment:
                 "AIRFLOW__TRIGGERER__CAPACITY": "100",
                 "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
                 "CDATA_SYNC_EXAMPLE_POLL_SECONDS": "1",
+                # OpenLineage (the [openlineage] extra) writes every event to a file the lineage test reads.
+                "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                    {"type": "file", "log_file_path": str(self.openlineage_events), "append": True}
+                ),
+                "AIRFLOW__OPENLINEAGE__NAMESPACE": "cdata-sync-deployment",
                 "PYTHONUNBUFFERED": "1",
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",
@@ -256,6 +265,8 @@ class AirflowDeployment:
         started = time.monotonic()
         self._prepare_home()
         self.emulator.start()
+        # The assets consumer example names the warehouse through the server it replicates on.
+        self.env["CDATA_SYNC_EXAMPLE_SERVER"] = urlsplit(self.emulator.base_url).netloc
         try:
             self._start_services()
             self._airflow("db", "migrate")
