@@ -144,6 +144,11 @@ class CallRate:
         """Workspace job lists: the shared poller's one call per tick."""
         return self.per_interval(is_job_list)
 
+    def fleet_calls_per_interval(self, job_ids: Any) -> float:
+        """Job lists and calls about the given jobs (others, e.g. an example DAG's watcher, left out)."""
+        ids = set(job_ids)
+        return self.per_interval(lambda path: is_job_list(path) or any(job in path for job in ids))
+
     @property
     def run_lookups_per_interval(self) -> float:
         """History GETs of single runs."""

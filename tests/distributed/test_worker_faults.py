@@ -138,8 +138,8 @@ def test_a_killed_worker_s_retry_follows_the_same_remote_run(
     airflow.kill(victim)  # the worker, its pool, the task's supervisor and the task process itself
 
     # After TASK_HEARTBEAT_TIMEOUT s without a heartbeat Airflow fails the try and retries it on the
-    # worker left; the retry finds the job running and follows that run.
-    second = wait_polling(airflow, run_id, 2, "following that run instead of starting another")
+    # worker left; the retry reads the run id try 1 kept in the task state store and follows that run.
+    second = wait_polling(airflow, run_id, 2, "Reattaching to CData Sync job")
     figures: dict[str, Any] = {
         "killed_worker": victim,
         "heartbeat_timeout_seconds": TASK_HEARTBEAT_TIMEOUT,
@@ -157,5 +157,5 @@ def test_a_killed_worker_s_retry_follows_the_same_remote_run(
     assert runs[0]["id"] == remote[0]["id"] and runs[0]["status"] == "Success", runs
     assert figures["execute_calls"] == 1, figures
     log = airflow.task_log(DAG, run_id, TASK, try_number=2)
-    assert f"(run {remote[0]['id']})" in log, log[-3000:]
+    assert f"run {remote[0]['id']}, started by try 1 of this task" in log, log[-3000:]
     assert f"run {remote[0]['id']} finished: Success" in log, log[-3000:]
