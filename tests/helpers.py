@@ -208,3 +208,17 @@ class RecordingListener:
 
 #: Short name used by the fault tests.
 calls = calls_matching
+
+
+def demo_sync_definition(demo: Any, **overrides: Any) -> dict[str, Any]:
+    """The AI Squared create-sync document of the seeded demo (customers -> crm_contacts, manual, full)."""
+    return {
+        "source_id": demo.source_id,
+        "destination_id": demo.destination_id,
+        "model_id": demo.customers_model_id,
+        "schedule_type": "manual",
+        "sync_mode": "full_refresh",
+        "stream_name": "crm_contacts",
+        "configuration": {"id": "id", "name": "full_name", "email": "email", "plan": "plan"},
+        **overrides,
+    }

@@ -26,7 +26,7 @@ from airflow_provider_cdata_sync.client import AsyncCDataSyncClient, CDataSyncCl
 from airflow_provider_cdata_sync.client.control import Target
 from airflow_provider_cdata_sync.hooks.aisquared import AISquaredHook
 from airflow_provider_cdata_sync.hooks.cdata_sync import CDataSyncHook
-from tests.helpers import RecordingListener
+from tests.helpers import RecordingListener, demo_sync_definition
 
 TOKEN = "paging-secret-token-8e41"
 EMAIL = "pager@example.com"
@@ -159,15 +159,7 @@ def oss_config(server: AISquaredEmulator) -> AISquaredConfig:
 def aisquared_runs(aisquared: AISquaredEmulator) -> dict[str, Any]:
     """Three syncs, three finished runs of the first (each with the demo's 250 records)."""
     demo = seed_demo(aisquared)
-    definition = {
-        "source_id": demo.source_id,
-        "destination_id": demo.destination_id,
-        "model_id": demo.customers_model_id,
-        "schedule_type": "manual",
-        "sync_mode": "full_refresh",
-        "stream_name": "crm_contacts",
-        "configuration": {"id": "id", "name": "full_name", "email": "email", "plan": "plan"},
-    }
+    definition = demo_sync_definition(demo)
     with AISquaredClient(oss_config(aisquared)) as client:
         syncs = [client.syncs.create(definition) for _ in range(3)]
         target = sync_target(syncs[0])

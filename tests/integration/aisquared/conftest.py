@@ -15,6 +15,7 @@ from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo, seed_demo
 from airflow_provider_cdata_sync.aisquared import AISquaredClient, AISquaredConfig, AsyncAISquaredClient, Sync
 from airflow_provider_cdata_sync.client import RetrySettings
 from tests.conftest import DAGS_FOLDER
+from tests.helpers import demo_sync_definition
 from tests.system.conftest import airflow_db, run_dag  # noqa: F401  (fixtures shared with the CData e2e tests)
 
 TOKEN = "aisq-secret-token-9d2e"
@@ -93,16 +94,7 @@ def make_sync(client: AISquaredClient, demo: Demo) -> Callable[..., Sync]:
     """Create a sync of the demo (customers -> crm_contacts, manual, full refresh) with overrides."""
 
     def make(**overrides: Any) -> Sync:
-        definition = {
-            "source_id": demo.source_id,
-            "destination_id": demo.destination_id,
-            "model_id": demo.customers_model_id,
-            "schedule_type": "manual",
-            "sync_mode": "full_refresh",
-            "stream_name": "crm_contacts",
-            "configuration": {"id": "id", "name": "full_name", "email": "email", "plan": "plan"},
-            **overrides,
-        }
+        definition = demo_sync_definition(demo, **overrides)
         return client.syncs.create(definition)
 
     return make

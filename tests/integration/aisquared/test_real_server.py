@@ -25,7 +25,7 @@ from cdata_sync_emulator.aisquared import AISquaredEmulator, Demo, seed_demo
 from airflow_provider_cdata_sync.aisquared import AISquaredClient, AISquaredConfig, Sync
 from airflow_provider_cdata_sync.client import RetrySettings
 from airflow_provider_cdata_sync.operators.aisquared import AISquaredRunSyncOperator
-from tests.helpers import FakeTI, make_context
+from tests.helpers import FakeTI, demo_sync_definition, make_context
 
 pytestmark = pytest.mark.e2e
 
@@ -107,17 +107,7 @@ def make_sync(oss: AISquaredEmulator, demo: Demo) -> Callable[[], Sync]:
 
     def make() -> Sync:
         with AISquaredClient(oss_config(oss)) as client:
-            return client.syncs.create(
-                {
-                    "source_id": demo.source_id,
-                    "destination_id": demo.destination_id,
-                    "model_id": demo.customers_model_id,
-                    "schedule_type": "manual",
-                    "sync_mode": "full_refresh",
-                    "stream_name": "crm_contacts",
-                    "configuration": {"id": "id", "name": "full_name", "email": "email", "plan": "plan"},
-                }
-            )
+            return client.syncs.create(demo_sync_definition(demo))
 
     return make
 

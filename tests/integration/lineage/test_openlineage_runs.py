@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from ol_helpers import events_of, outputs_by_name, parse, round_trip
 
+from tests.helpers import demo_sync_definition
+
 pytest.importorskip("airflow.providers.openlineage")
 pytest.importorskip("airflow.sdk")
 
@@ -265,17 +267,7 @@ def test_an_aisquared_sync_run_goes_from_the_models_source_to_the_destination_st
     from airflow_provider_cdata_sync.hooks.aisquared import AISquaredHook
 
     client = AISquaredHook().get_client()
-    sync = client.syncs.create(
-        {
-            "source_id": demo.source_id,
-            "destination_id": demo.destination_id,
-            "model_id": demo.customers_model_id,
-            "schedule_type": "manual",
-            "sync_mode": "full_refresh",
-            "stream_name": "crm_contacts",
-            "configuration": {"id": "id", "name": "full_name", "email": "email", "plan": "plan"},
-        }
-    )
+    sync = client.syncs.create(demo_sync_definition(demo))
     dag_run = bag.get_dag("lineage_aisquared").test(run_conf={"sync_id": str(sync.id)})
     assert str(dag_run.get_task_instances()[0].state) == "success"
     raw, event = _event("lineage_aisquared.sync", "COMPLETE")
