@@ -132,6 +132,16 @@ class AISquaredAuth(RequestBuilder):
             built.headers["Authorization"] = f"Bearer {self._token}"
         return built
 
+    def plain_headers(self) -> dict[str, str] | None:
+        """Every header of a request with the current token; None while a login is due (the full path
+        logs in first)."""
+        if self.login_steps() is not None:
+            return None
+        headers = self.headers()
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
     def secrets(self) -> list[str]:
         """The current token (scrubbed from messages, like the configured secrets)."""
         return [self._token] if self._token else []

@@ -3,6 +3,7 @@ does it), timeouts and retries."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -135,3 +136,11 @@ class CDataRequestBuilder(RequestBuilder):
         if self.config.auth_mode == "basic":
             return httpx.BasicAuth(self.config.user or "airflow", self.config.token)
         return None
+
+    def plain_headers(self) -> dict[str, str] | None:
+        """Every header of a request, the credential included (either mode is a plain header)."""
+        headers = self.headers()
+        if self.config.auth_mode == "basic":
+            pair = f"{self.config.user or 'airflow'}:{self.config.token}".encode()
+            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
+        return headers

@@ -37,6 +37,7 @@ from airflow_provider_cdata_sync.client.errors import (
     ServiceProfile,
     TransportError,
 )
+from airflow_provider_cdata_sync.client.lean import AnswerMeter, LeanFailure, LeanReader
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -101,7 +102,16 @@ class Sleep:
     seconds: float
 
 
-Step = Send | Sleep
+@dataclass(frozen=True)
+class LeanRead:
+    """Driver step (async clients with a lean reader only): send this request on the lean read path and give
+    back its answer, whatever its status (the retry policy and the error messages judge it as any other),
+    or None to have it sent the full httpx way (the reader declined it, or got no answer)."""
+
+    request: ApiRequest
+
+
+Step = Send | Sleep | LeanRead
 #: An operation: yields requests (or a Sleep) and gets responses back.
 Call = Generator["ApiRequest | Sleep", httpx.Response, T]
 Steps = Generator[Step, "httpx.Response | httpx.TransportError | None", T]
@@ -164,6 +174,11 @@ class RequestBuilder:
             json=request.json,
             headers=dict(request.headers) if request.headers else None,
         )
+
+    def plain_headers(self) -> dict[str, str] | None:
+        """Every header of a request whose credential is a plain header and needs no login now (for the
+        lean read path), or None when the request needs the full path (an httpx auth flow)."""
+        return self.headers() if self.auth() is None else None
 
     def login_steps(self) -> Call[None] | None:
         """Steps that obtain a credential before a request, or None when none is needed now."""
@@ -278,6 +293,7 @@ class Exchange:
     policy: RetryPolicy
     scrub: Callable[[str], str]
     profile: ServiceProfile
+    lean_reads: bool = False  # offer each request to the driver's lean read path first
 
 
 def with_retries(call: Call[T], exchange: Exchange) -> Steps[T]:
@@ -335,7 +351,9 @@ def _login_if_needed(exchange: Exchange) -> Generator[Step, Any, None]:
 def _send_with_retries(request: ApiRequest, exchange: Exchange) -> Generator[Step, Any, httpx.Response]:
     attempt = 0
     while True:
-        outcome = yield Send(exchange.build(request), request.tail_bytes)
+        outcome = (yield LeanRead(request)) if exchange.lean_reads else None
+        if outcome is None:  # no lean reader, or it declined: the full httpx way
+            outcome = yield Send(exchange.build(request), request.tail_bytes)
         if isinstance(outcome, httpx.Response):
             delay = exchange.policy.delay_after_response(request, outcome, attempt)
             if delay is None:
@@ -683,6 +701,8 @@ class _Driver(Api):
 
     #: How requests are addressed and authenticated (each service has its own builder).
     builder_class: type[RequestBuilder] = RequestBuilder
+    #: The lean read path (async clients of the pollers, see :meth:`AsyncRunner.use_lean_reads`).
+    _lean: LeanReader | None = None
 
     def _setup(self, config: HttpSettings, profile: ServiceProfile) -> None:
         self.config = config
@@ -712,6 +732,7 @@ class _Driver(Api):
             policy=self._policy,
             scrub=self.scrub,
             profile=self.profile,
+            lean_reads=self._lean is not None,
         )
         return with_retries(call, exchange)
 
@@ -744,6 +765,8 @@ class SyncRunner(_Driver):
     def _do(self, step: Step) -> httpx.Response | httpx.TransportError | None:
         if isinstance(step, Sleep):
             time.sleep(step.seconds)
+            return None
+        if isinstance(step, LeanRead):  # pragma: no cover - only async clients have a lean reader
             return None
         try:
             if step.tail_bytes is None:
@@ -796,10 +819,60 @@ class AsyncRunner(_Driver):
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
+    def use_lean_reads(self, meter: AnswerMeter | None = None) -> bool:
+        """Send plain reads (a GET with no body, whose credential is a header and needs no login now) over
+        a :class:`~airflow_provider_cdata_sync.client.lean.LeanReader` first: a fraction of httpx's CPU per
+        request, for clients that ask the same small questions all day (the triggerer's pollers). Anything
+        else, and any answer but the ones the operation wants, still takes the full httpx path with its
+        retries and messages. Returns False (and changes nothing) when the environment proxies the host.
+
+        :param meter: told about every lean answer; its pause (429/503) holds lean requests back.
+        """
+        config = self.config
+        self._lean = LeanReader.unless_proxied(
+            config.api_root,
+            verify=config.verify,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            meter=meter,
+        )
+        return self._lean is not None
+
+    async def _lean_read(self, request: ApiRequest) -> httpx.Response | None:
+        """The lean path's answer to a request, or None for the full path to take it."""
+        lean = self._lean
+        if (
+            lean is None
+            or request.method != "GET"
+            or request.json is not None
+            or request.tail_bytes is not None
+            or request.anonymous
+            or not lean.ready()
+        ):
+            return None
+        builder = self._builder
+        headers = builder.plain_headers()
+        target = lean.target(builder.url(request), None if request.url else clean_params(request.params))
+        if headers is None or target is None:
+            return None
+        if request.headers:
+            headers.update(request.headers)
+        try:
+            answer = await lean.get(target, headers)
+        except LeanFailure:
+            return None
+        status = answer.status
+        # Error answers say which request they answer (their message's path; the credential it carried,
+        # which tells an expired token from a replaced one); a success needs none, and skips its cost.
+        sent = None if 200 <= status < 300 else httpx.Request("GET", lean.url(target), headers=headers)
+        return httpx.Response(status, headers=answer.headers, content=answer.body, request=sent)
+
     async def _do(self, step: Step) -> httpx.Response | httpx.TransportError | None:
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             return None
+        if isinstance(step, LeanRead):
+            return await self._lean_read(step.request)
         try:
             if step.tail_bytes is None:
                 return await self._http.send(step.request)
@@ -817,6 +890,8 @@ class AsyncRunner(_Driver):
 
     async def aclose(self) -> None:
         """Close the keep-alive connections."""
+        if self._lean is not None:
+            await self._lean.aclose()
         await self._http.aclose()
 
     async def __aenter__(self: T) -> T:

@@ -171,15 +171,24 @@ class RunPoller:
     :param interval: seconds between ticks' answers (the waits' poll interval).
     :param coalesce: False: ask at once, no tick (a wait that polls alone), still on the shared client.
     :param name: the poller task's name.
+    :param lean_reads: send the client's plain GETs over its lean read path (``use_lean_reads``), when it
+        has one.
     """
 
     def __init__(
-        self, factory: ClientFactory, interval: float, *, coalesce: bool = True, name: str = "run-poller"
+        self,
+        factory: ClientFactory,
+        interval: float,
+        *,
+        coalesce: bool = True,
+        name: str = "run-poller",
+        lean_reads: bool = True,
     ) -> None:
         self.factory = factory
         self.interval = float(interval)
         self.coalesce = coalesce
         self.name = name
+        self.lean_reads = lean_reads
         self.meter = Meter()
         self.stats = PollerStats()
         self.latency = FIRST_LATENCY
@@ -334,7 +343,10 @@ class RunPoller:
                 self._client_lock = asyncio.Lock()
             async with self._client_lock:
                 if self._client is None:
-                    self._client = await self.factory(self.wrap)
+                    client = await self.factory(self.wrap)
+                    if self.lean_reads and hasattr(client, "use_lean_reads"):
+                        client.use_lean_reads(self.meter)
+                    self._client = client
         return self._client
 
     def wrap(self, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:

@@ -32,13 +32,29 @@ __all__ = [
 ]
 
 
+def poller_transport() -> str:
+    """``CDATA_SYNC_POLLER_TRANSPORT``: ``auto`` (the default: plain GETs on the lean read path, the rest
+    on aiohttp's pool when installed), ``aiohttp`` (no lean path) or ``httpx`` (httpx's own pool only)."""
+    choice = os.environ.get("CDATA_SYNC_POLLER_TRANSPORT", "auto").strip().lower() or "auto"
+    if choice not in ("auto", "aiohttp", "httpx"):
+        raise ValueError(
+            f"CDATA_SYNC_POLLER_TRANSPORT={choice!r} is not a choice: use auto, aiohttp or httpx."
+        )
+    return choice
+
+
+def lean_reads_enabled() -> bool:
+    """Whether the pollers' clients send plain GETs on the lean read path (see :func:`poller_transport`)."""
+    return poller_transport() == "auto"
+
+
 def read_only_transport(verify: bool | str) -> httpx.AsyncBaseTransport:
     """The transport of the pollers, which only read (GET and read-only POSTs): aiohttp's cheaper
     connection pool when ``httpx-aiohttp`` is installed (extra ``[fast]``; ``CDATA_SYNC_POLLER_TRANSPORT=
     httpx`` turns it off), else httpx's own. Never used for requests that start or change things: that
     transport reports some errors after the request was sent as connect errors, which would make a POST
     look safe to repeat."""
-    if os.environ.get("CDATA_SYNC_POLLER_TRANSPORT", "auto") != "httpx":
+    if poller_transport() != "httpx":
         try:
             from httpx_aiohttp import AiohttpTransport
         except ImportError:
@@ -88,6 +104,7 @@ class SharedPoller(RunPoller):
             interval,
             coalesce=coalesce,
             name=f"cdata-sync-poller-{conn_id}",
+            lean_reads=lean_reads_enabled(),
         )
 
 
@@ -108,6 +125,10 @@ def aisquared_poller(conn_id: str, interval: float, *, coalesce: bool = True) ->
     return shared(
         key,
         lambda: RunPoller(
-            aisquared_factory(conn_id), interval, coalesce=coalesce, name=f"aisquared-poller-{conn_id}"
+            aisquared_factory(conn_id),
+            interval,
+            coalesce=coalesce,
+            name=f"aisquared-poller-{conn_id}",
+            lean_reads=lean_reads_enabled(),
         ),
     )
