@@ -819,6 +819,11 @@ class AsyncRunner(_Driver):
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
+    @property
+    def lean_reader(self) -> LeanReader | None:
+        """The lean read path in use (its ``requests`` and ``failures`` counters), None when there is none."""
+        return self._lean
+
     def use_lean_reads(self, meter: AnswerMeter | None = None) -> bool:
         """Send plain reads (a GET with no body, whose credential is a header and needs no login now) over
         a :class:`~airflow_provider_cdata_sync.client.lean.LeanReader` first: a fraction of httpx's CPU per
