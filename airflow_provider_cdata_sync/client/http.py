@@ -1077,8 +1077,10 @@ def page_url(api_root: str, link: str) -> str:
 def unwrap_one(body: Any) -> Any:
     """A single resource, unwrapped from ``{"value": {...}}``, ``{"data": {...}}`` or JSON:API shapes."""
     if isinstance(body, dict):
+        if not any(key in body for key in _ENVELOPE_KEYS):  # the common case, list entries: no envelope
+            return _from_json_api(body)
         meaningful = {k: v for k, v in body.items() if not str(k).startswith("@")}
-        for key in ("value", "data", "item", "result"):
+        for key in _ENVELOPE_KEYS:
             inner = meaningful.get(key)
             if len(meaningful) == 1 and isinstance(inner, dict):
                 body = inner
@@ -1086,8 +1088,16 @@ def unwrap_one(body: Any) -> Any:
             if len(meaningful) == 1 and isinstance(inner, list) and len(inner) == 1:
                 body = inner[0]
                 break
-        if isinstance(body.get("attributes"), dict):  # JSON:API
-            return {"id": body.get("id"), **body["attributes"]}
+        return _from_json_api(body)
+    return body
+
+
+_ENVELOPE_KEYS = ("value", "data", "item", "result")
+
+
+def _from_json_api(body: Any) -> Any:
+    if isinstance(body, dict) and isinstance(body.get("attributes"), dict):  # JSON:API
+        return {"id": body.get("id"), **body["attributes"]}
     return body
 
 

@@ -105,7 +105,21 @@ def normalise_state(word: object) -> RunState:
         return word
     if word is None:
         return RunState.UNKNOWN
-    text = " ".join(str(word).replace("_", " ").split()).lower()
+    if type(word) is str:  # pollers ask this of the same few words thousands of times a tick
+        known = _SEEN_WORDS.get(word)
+        if known is None:
+            known = _normalise_text(word)
+            if len(_SEEN_WORDS) < 1024:
+                _SEEN_WORDS[word] = known
+        return known
+    return _normalise_text(str(word))
+
+
+_SEEN_WORDS: dict[str, RunState] = {}
+
+
+def _normalise_text(word: str) -> RunState:
+    text = " ".join(word.replace("_", " ").split()).lower()
     if not text:
         return RunState.UNKNOWN
     if text in _WORDS:

@@ -57,6 +57,10 @@ ClientFactory = Callable[[TransportWrap], Awaitable[Any]]
 #: Ticks come a little faster than the interval, so that answering a tick still delivers every wait's
 #: news within one interval.
 TICK_FRACTION = 0.9
+#: Ticks come earlier by this many times the time a tick takes to deliver its news (see ``tick_period``).
+DELIVERY_MARGIN = 1.3
+#: Ticks never come earlier than half an interval.
+MAX_LEAD = 0.5
 #: Share of the interval the lookups of one tick should take (sizes their concurrency, within the bounds).
 #: A finished run's lookup carries news: the tick's lookups must be done within the 10% of the interval
 #: that a tick period (``TICK_FRACTION``) leaves, or the news arrives later than one interval. Lookups of
@@ -192,6 +196,7 @@ class RunPoller:
         self.meter = Meter()
         self.stats = PollerStats()
         self.latency = FIRST_LATENCY
+        self.delivery = 0.0  # seconds from a tick's start until its news was delivered (running figure)
         self.cap = MAX_CONCURRENCY
         self._asks: dict[AskKey, _Ask] = {}
         self._inflight: dict[AskKey, asyncio.Future[Any]] = {}
@@ -322,20 +327,39 @@ class RunPoller:
 
     async def _tick_until_idle(self) -> None:
         loop = asyncio.get_running_loop()
-        period = self.interval * TICK_FRACTION
-        next_tick = loop.time() + period
+        next_tick = loop.time() + self.tick_period
         idle_ticks = 0
         while idle_ticks < 2:
             # Fixed-rate ticks: the time spent answering does not push the next tick back.
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
-            next_tick = max(next_tick + period, loop.time())
+            started = loop.time()
             asks, self._asks = self._asks, {}
             if not asks:
                 idle_ticks += 1
+                next_tick = max(next_tick + self.tick_period, loop.time())
                 continue
             idle_ticks = 0
             self.stats.ticks += 1
-            await self._answer(asks)
+            listed = await self._answer(asks)
+            await asyncio.sleep(0)  # the waits just answered take their step: part of delivering the news
+            # A list's news (and the lookups of the runs it shows finished) reaches the waits this long
+            # after the tick. Lookups alone need no lead: each wait's lookup keeps its place in the tick
+            # from tick to tick, so its news is never more than one period old.
+            self._note_delivery(loop.time() - started if listed else 0.0)
+            next_tick = max(next_tick + self.tick_period, loop.time())
+
+    @property
+    def tick_period(self) -> float:
+        """Seconds from one tick to the next: the interval less the time a tick takes to deliver its news
+        (at least the interval's last 10%, at most half of it), so that a run that finished just after one
+        tick's answer is still reported within one interval of finishing, however long the answers and
+        the waits' own steps take (thousands of waits, a slow server)."""
+        lead = max(self.interval * (1 - TICK_FRACTION), DELIVERY_MARGIN * self.delivery)
+        return self.interval - min(lead, self.interval * MAX_LEAD)
+
+    def _note_delivery(self, seconds: float) -> None:
+        # Rises at once, falls slowly: one slow tick is a sign of the next.
+        self.delivery = max(seconds, (1 - EWMA) * self.delivery + EWMA * seconds)
 
     async def _get_client(self) -> Any:
         if self._client is None:
@@ -354,13 +378,15 @@ class RunPoller:
         return MeteredTransport(inner, self.meter)
 
     # ------------------------------------------------------------------ one tick
-    async def _answer(self, asks: dict[AskKey, _Ask]) -> None:
+    async def _answer(self, asks: dict[AskKey, _Ask]) -> bool:
+        """Answer one tick's questions; returns whether a list was read."""
         try:
             client = await self._get_client()
         except Exception as exc:  # everyone who asked in this tick learns of it
             for ask in asks.values():
                 _settle(ask, exc)
-            return
+            return False
+        listed = False
         results: dict[AskKey, Any] = {}
         groups: dict[tuple[str, str | None], list[AskKey]] = defaultdict(list)
         for key, ask in asks.items():
@@ -368,6 +394,7 @@ class RunPoller:
                 groups[(ask.target.kind, ask.target.workspace)].append(key)
         for group, keys in groups.items():
             if self._should_list(client, group, keys, asks):
+                listed = True
                 await self._answer_from_list(client, group, keys, asks, results)
         for key, outcome in results.items():  # what the lists answered is delivered at once
             _settle(asks[key], outcome)
@@ -375,6 +402,7 @@ class RunPoller:
         await self._lookups(client, [(key, asks[key]) for key in pending], results)
         if self._since:
             self._since = {key: value for key, value in self._since.items() if key in asks}
+        return listed
 
     def _should_list(
         self, client: Any, group: tuple[str, str | None], keys: list[AskKey], asks: dict[AskKey, _Ask]
@@ -530,14 +558,16 @@ def _from_states(ask: _Ask, entry: tuple[str, str | None] | None, cached: Any) -
         return _UNANSWERED
     status, last = entry
     active = normalise_state(status) in (RunState.QUEUED, RunState.RUNNING)
+    # model_construct: the values are already the strings a Run holds, and validating thousands of these
+    # each tick was a large share of a tick's cost.
     if ask.what == "run":
         if active and last in (None, ask.arg):
-            return Run(id=ask.arg, status=status)
+            return Run.model_construct(id=ask.arg, status=status)
         return _UNANSWERED
     if ask.what == "current":
-        return Run(id=last, status=status) if active else None
+        return Run.model_construct(id=last, status=status) if active else None
     if ask.what == "look":
-        return Run(id=last, status=status) if active and last else _UNANSWERED
+        return Run.model_construct(id=last, status=status) if active and last else _UNANSWERED
     if ask.what == "since" and cached is not None and last is not None:
         state, runs = cached
         if state == entry and runs is not None and not isinstance(runs, BaseException):

@@ -153,7 +153,9 @@ class RemoteRunTrigger(BaseTrigger):
                 machine.looking()
                 failed = False
                 try:
-                    seen = await asyncio.wait_for(self.look(source, machine), machine.remaining())
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every look in a task.
+                    async with asyncio.timeout(machine.remaining()):
+                        seen = await self.look(source, machine)
                 except TimeoutError:
                     decision = machine.timed_out()
                 except ServiceError as exc:
