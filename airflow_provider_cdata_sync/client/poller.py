@@ -202,6 +202,7 @@ class RunPoller:
         self._inflight: dict[AskKey, asyncio.Future[Any]] = {}
         self._lists: dict[tuple[str, str | None], _ListCost] = defaultdict(_ListCost)
         self._since: dict[AskKey, tuple[tuple[str, str | None], Any]] = {}
+        self._runs_seen: dict[tuple[str, str | None], _RunsSeen] = defaultdict(_RunsSeen)
         self._task: asyncio.Task[None] | None = None
         self._client: Any = None
         self._client_lock: asyncio.Lock | None = None
@@ -471,9 +472,10 @@ class RunPoller:
         if costs.unusable:
             return
         answered = 0
+        runs = self._runs_seen[group]
         for key in keys:
             ask = asks[key]
-            found = _from_states(ask, states.get(ask.target.id), self._since.get(key))  # type: ignore[union-attr]
+            found = _from_states(ask, states.get(ask.target.id), self._since.get(key), runs)  # type: ignore[union-attr]
             if found is not _UNANSWERED:
                 results[key] = found
                 answered += 1
@@ -481,6 +483,7 @@ class RunPoller:
                 entry = states.get(ask.target.id)  # type: ignore[union-attr]
                 if entry is not None and entry[1] is not None:
                     self._since[key] = (entry, None)  # the answer to come is valid for this state
+        runs.turn()
         self.stats.answered_by_list += answered
         fraction = answered / len(keys)
         costs.saved_fraction = (1 - EWMA) * costs.saved_fraction + EWMA * fraction
@@ -552,22 +555,40 @@ class RunPoller:
 _UNANSWERED: Any = object()
 
 
-def _from_states(ask: _Ask, entry: tuple[str, str | None] | None, cached: Any) -> Any:
+class _RunsSeen:
+    """The runs a list answered last time, by id and status: a wait asks about the same run at every tick,
+    mostly in the same state, and building thousands of identical answers each tick costs. Only what the
+    last list answered is kept."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str | None, str], Run] = {}
+        self.now: dict[tuple[str | None, str], Run] = {}
+
+    def get(self, run_id: str | None, status: str) -> Run:
+        key = (run_id, status)
+        run = self.now.get(key) or self.last.get(key) or Run(id=run_id, status=status)
+        self.now[key] = run
+        return run
+
+    def turn(self) -> None:
+        """A list was read: what it answered is what is kept."""
+        self.last, self.now = self.now, {}
+
+
+def _from_states(ask: _Ask, entry: tuple[str, str | None] | None, cached: Any, runs: _RunsSeen) -> Any:
     """What the list entry of the question's target answers (``_UNANSWERED``: ask the server)."""
     if entry is None:
         return _UNANSWERED
     status, last = entry
     active = normalise_state(status) in (RunState.QUEUED, RunState.RUNNING)
-    # model_construct: the values are already the strings a Run holds, and validating thousands of these
-    # each tick was a large share of a tick's cost.
     if ask.what == "run":
         if active and last in (None, ask.arg):
-            return Run.model_construct(id=ask.arg, status=status)
+            return runs.get(ask.arg, status)
         return _UNANSWERED
     if ask.what == "current":
-        return Run.model_construct(id=last, status=status) if active else None
+        return runs.get(last, status) if active else None
     if ask.what == "look":
-        return Run.model_construct(id=last, status=status) if active and last else _UNANSWERED
+        return runs.get(last, status) if active and last else _UNANSWERED
     if ask.what == "since" and cached is not None and last is not None:
         state, runs = cached
         if state == entry and runs is not None and not isinstance(runs, BaseException):
