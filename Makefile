@@ -57,6 +57,7 @@ soak: install
 .PHONY: bench
 bench: install
 	$(PY) benchmarks/trigger_bench.py
+	$(PY) benchmarks/lookup_cost.py
 
 # ---------------------------------------------------------------------------------------------------------
 # Issue 6: a real Airflow 3 deployment (API server, scheduler, DAG processor, triggerer) driven through its

@@ -5,6 +5,7 @@ that used to poll alone (history waits, waits without a run id)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -132,6 +133,30 @@ async def test_a_finished_run_is_looked_up_and_reported(
 
     assert run.status == "Success" and run.id == run_id
     assert {task.table for task in run.tasks} == {"accounts", "contacts"}  # the full record, not the list's
+
+
+@pytest.mark.usefixtures("probe_at_once")
+async def test_a_slow_list_makes_ticks_come_earlier_so_news_stays_within_an_interval(
+    server: CDataSyncEmulator, jobs: Jobs, good_target: Target, broken_target: Target
+) -> None:
+    good, broken = running(server, jobs.good.job_id), running(server, jobs.broken.job_id)
+    # Each list takes 0.3 s to answer: news read at a tick reaches the waits 0.3 s after the tick.
+    server.inject_fault(r"/v2/workspaces/[^/]+/jobs$", "delay", method="GET", delay=0.3, count=20)
+    poller = SharedPoller("cdata_sync_default", "v2", interval=1.0)
+    answered_at: list[float] = []
+
+    for _ in range(4):
+        answers = await asyncio.gather(
+            poller.get_run(good_target, good), poller.get_run(broken_target, broken)
+        )
+        answered_at.append(time.monotonic())
+
+    assert [run.status for run in answers] == ["Running", "Running"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(answered_at)]
+    # A fixed 0.9-interval tick would deliver 0.9 s apart and its news up to 1.2 s old; the ticks came
+    # earlier by about 1.3 x 0.3 s (never more than half the interval).
+    assert all(0.45 <= gap <= 0.8 for gap in gaps[1:]), gaps
+    assert poller.tick_period + poller.delivery <= poller.interval
 
 
 # ------------------------------------------------------------------------------- paged lists
