@@ -336,7 +336,11 @@ class RunPoller:
             started = loop.time()
             asks, self._asks = self._asks, {}
             if not asks:
-                idle_ticks += 1
+                # Reads made at once (resolve_target, latest_run...) keep the client too: closing it under
+                # one in flight would fail it ("the client has been closed").
+                busy = self._inflight or self._used
+                self._used = 0
+                idle_ticks = 0 if busy else idle_ticks + 1
                 next_tick = max(next_tick + self.tick_period, loop.time())
                 continue
             idle_ticks = 0

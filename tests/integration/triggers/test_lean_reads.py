@@ -6,6 +6,7 @@ triggerer's pollers use it unless told otherwise."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,18 +150,20 @@ async def test_the_triggerers_pollers_use_the_lean_path_unless_told_otherwise(
     use_connection(monkeypatch, shape.server, api_version=shape.version)
     for choice, lean_expected in (("auto", True), ("aiohttp", False), ("httpx", False)):
         monkeypatch.setenv("CDATA_SYNC_POLLER_TRANSPORT", choice)
-        poller = SharedPoller("cdata_sync_default", shape.version, interval=0.05)
+        poller = SharedPoller("cdata_sync_default", shape.version, interval=5.0)  # no idle close meanwhile
         target = await poller.resolve_target("job", "LeanJob")
         before = calls_matching(shape.server, r"^GET ")
 
         latest = await poller.latest_run(target)
 
-        client = poller._client
-        reader = client.lean_reader
+        reader = poller._client.lean_reader
         assert latest.state.value == "success"
         assert (reader is not None and reader.requests > 0) is lean_expected, choice
         assert calls_matching(shape.server, r"^GET ") > before
-        await client.aclose()
+        assert poller._task is not None
+        poller._task.cancel()  # the poller closes its client as it stops
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller._task
 
 
 def test_an_unknown_poller_transport_is_named_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
