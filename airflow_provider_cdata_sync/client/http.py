@@ -827,9 +827,10 @@ class AsyncRunner(_Driver):
     def use_lean_reads(self, meter: AnswerMeter | None = None) -> bool:
         """Send plain reads (a GET with no body, whose credential is a header and needs no login now) over
         a :class:`~airflow_provider_cdata_sync.client.lean.LeanReader` first: a fraction of httpx's CPU per
-        request, for clients that ask the same small questions all day (the triggerer's pollers). Anything
-        else, and any answer but the ones the operation wants, still takes the full httpx path with its
-        retries and messages. Returns False (and changes nothing) when the environment proxies the host.
+        request, for clients that ask the same small questions all day (the triggerer's pollers). Every lean
+        answer, errors included, is judged and retried by the same retry policy; anything the reader
+        declines or gets no answer for takes the full httpx path. Returns False (and changes nothing) when
+        the environment proxies the host.
 
         :param meter: told about every lean answer; its pause (429/503) holds lean requests back.
         """
