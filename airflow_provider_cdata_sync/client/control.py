@@ -453,6 +453,8 @@ class WaitMachine:
 
     def take_warnings(self) -> list[str]:
         """Warnings to log since the last call (failed polls, unknown statuses)."""
+        if not self.warnings:
+            return []  # no fresh list kept per look: thousands of waits hold one each for an interval
         taken, self.warnings = self.warnings, []
         return taken
 

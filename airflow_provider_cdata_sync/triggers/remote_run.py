@@ -11,7 +11,7 @@ the async way, and every call goes through the async client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -140,34 +140,13 @@ class RemoteRunTrigger(BaseTrigger):
         machine = self.machine()
         source = await self.source()
         try:
-            # A shared poller paces the looks itself (each is answered at its next tick): asking again at
-            # once keeps the wait in every tick, one answer per interval, with no drift between the two
-            # clocks. After a failure the machine's backoff holds.
-            paced = bool(getattr(source, "paces", False))
-            decision: Decision = machine.begin()
-            failed = False
-            while isinstance(decision, Poll):
-                pause = decision.after if failed or not paced else 0.0
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                machine.looking()
-                failed = False
-                try:
-                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps every look in a task.
-                    async with asyncio.timeout(machine.remaining()):
-                        seen = await self.look(source, machine)
-                except TimeoutError:
-                    decision = machine.timed_out()
-                except ServiceError as exc:
-                    failed = True
-                    decision = machine.failed(exc)
-                else:
-                    decision = machine.observed_history(seen) if self.since else machine.observed(seen)
-                # Keep the run once it is known: serialised again (or killed), the trigger means that run.
-                self.run_id = machine.run_id or self.run_id
-                for warning in machine.take_warnings():
-                    self.log.warning("%s", warning)
-            assert isinstance(decision, Finished)
+            try:
+                # One deadline for the whole wait (pauses included), not one per look: a timer per look
+                # is thousands of timers a tick in a busy triggerer, each one more object to collect.
+                async with asyncio.timeout(machine.remaining()):
+                    decision = await self._wait(source, machine)
+            except TimeoutError:
+                decision = machine.timed_out()
             self.run_id = decision.event.run_id or machine.run_id
             yield TriggerEvent(decision.event.to_payload())
         except asyncio.CancelledError:
@@ -176,13 +155,48 @@ class RemoteRunTrigger(BaseTrigger):
         finally:
             await self.release(source)
 
-    async def look(self, source: Any, machine: WaitMachine) -> Any:
-        """One look: the runs since the cut-off (history waits), else the run followed."""
+    async def _wait(self, source: Any, machine: WaitMachine) -> Finished:
+        """Look until the machine decides the wait is over (the deadline is the caller's)."""
+        # A shared poller paces the looks itself (each is answered at its next tick): asking again at
+        # once keeps the wait in every tick, one answer per interval, with no drift between the two
+        # clocks. After a failure the machine's backoff holds.
+        paced = bool(getattr(source, "paces", False))
+        decision: Decision = machine.begin()
+        failed = False
+        while isinstance(decision, Poll):
+            pause = decision.after if failed or not paced else 0.0
+            del decision  # not held through the look: one object fewer per wait per tick to collect
+            if pause > 0:
+                await asyncio.sleep(pause)
+            machine.looking()
+            failed = False
+            try:
+                seen = await self.look(source, machine)
+            except ServiceError as exc:
+                failed = True
+                decision = machine.failed(exc)
+            else:
+                decision = machine.observed_history(seen) if self.since else machine.observed(seen)
+            # Keep the run once it is known: serialised again (or killed), the trigger means that run.
+            self.run_id = machine.run_id or self.run_id
+            for warning in machine.take_warnings():
+                self.log.warning("%s", warning)
+        assert isinstance(decision, Finished)
+        return decision
+
+    def look(self, source: Any, machine: WaitMachine) -> Awaitable[Any]:
+        """One look: the runs since the cut-off (history waits), else the run followed. Returns the
+        awaitable answer (not a coroutine of its own: a shared poller answers thousands of looks a tick,
+        each held for an interval, and every level held is one more object to collect).
+
+        :param source: the trigger's shared poller or its own client.
+        :param machine: the wait's state machine (target, run followed, cut-off).
+        """
         target = machine.target
         if self.since:
-            return await source.runs_since(target, machine.since)
+            return source.runs_since(target, machine.since)  # type: ignore[no-any-return]
         after = datetime.fromisoformat(self.after) if self.after else None
-        return await source.look(target, machine.run_id, after)
+        return source.look(target, machine.run_id, after)  # type: ignore[no-any-return]
 
     async def release(self, source: Any) -> None:
         """Give the source back (close this trigger's own client)."""
