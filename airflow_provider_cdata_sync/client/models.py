@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class RunState(str, Enum):
@@ -165,7 +165,8 @@ def _empty_to_none(value: Any) -> Any:
     return None if value in ("", "null") else value
 
 
-Timestamp = Annotated[datetime | None, BeforeValidator(_parse_time)]
+#: A time as servers send it (ISO text, "Z" or not, empty for none); one without a zone is UTC.
+Timestamp = Annotated[datetime | None, BeforeValidator(_parse_time), AfterValidator(_assume_utc)]
 OptionalInt = Annotated[int | None, BeforeValidator(_empty_to_none)]
 OptionalStr = Annotated[str | None, BeforeValidator(lambda v: None if v is None else str(v))]
 
@@ -195,13 +196,6 @@ class SyncModel(BaseModel):
     def _reshape(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Hook for models that need more than key renaming."""
         return data
-
-    @model_validator(mode="after")
-    def _timestamps_in_utc(self) -> SyncModel:
-        for name, value in list(self.__dict__.items()):
-            if isinstance(value, datetime) and value.tzinfo is None:
-                object.__setattr__(self, name, _assume_utc(value))
-        return self
 
     def extra(self, key: str, default: Any = None) -> Any:
         """An unmodelled field, by its normalised (snake case) name."""

@@ -4,6 +4,7 @@ history) of jobs, transformations and pipelines, and the tasks of jobs and trans
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -22,8 +23,17 @@ from airflow_provider_cdata_sync.client.models import Run, RunStatus, Task, Task
 
 
 def seg(value: object) -> str:
-    """One URL path segment, quoted so a name or id can never change the path."""
-    return quote(str(value), safe="")
+    """One URL path segment, quoted so a name or id can never change the path.
+
+    :param value: the name or id (any value; its ``str()``).
+    """
+    return _quoted_segment(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted_segment(text: str) -> str:
+    # Cached: the pollers build the same few thousand paths (one per job and run waited for) every tick.
+    return quote(text, safe="")
 
 
 def drop_none(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -221,3 +221,30 @@ async def test_a_header_with_a_line_break_is_never_sent(serve: Callable[..., obj
 
     assert server.requests == []
     await reader.aclose()
+
+
+@pytest.mark.parametrize("encoding", [None, "identity", "gzip", "deflate"])
+def test_a_read_answer_reads_as_httpx_reads_it(encoding: str | None) -> None:
+    import zlib
+
+    import httpx
+
+    from airflow_provider_cdata_sync.client.http import read_response
+
+    packed = {
+        None: RUN_BODY,
+        "identity": RUN_BODY,
+        "gzip": gzip.compress(RUN_BODY),
+        "deflate": zlib.compress(RUN_BODY),
+    }[encoding]
+    headers = [("Content-Type", "application/json; charset=utf-8"), ("X-Seen", "yes")]
+    if encoding:
+        headers.append(("Content-Encoding", encoding))
+    sent = httpx.Request("GET", "http://sync.example/api.rsc/v2/jobs/j1/history/41")
+    for status in (200, 404):
+        response = read_response(status, headers, packed, sent if status >= 400 else None)
+        assert response.content == RUN_BODY
+        assert response.json() == json.loads(RUN_BODY) and response.text == RUN_BODY.decode()
+        assert response.headers["x-seen"] == "yes" and response.is_error is (status == 404)
+        assert response.is_closed and response.is_stream_consumed  # nothing left to read or close
+    assert response.request is sent
