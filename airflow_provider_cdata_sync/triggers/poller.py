@@ -64,6 +64,17 @@ def read_only_transport(verify: bool | str) -> httpx.AsyncBaseTransport:
     return httpx.AsyncHTTPTransport(verify=verify)
 
 
+def tls_verify(config: Any) -> bool | str:
+    """What the pollers' transport verifies: the connection's setting on an ``https`` server; nothing on a
+    plain ``http`` one, which no request of the poller's leaves (redirects are not followed, paging links stay
+    on the configured host), so that the transport does not load the system's certificates for nothing (50 ms
+    of CPU, a quarter of a small triggerer's poller set-up).
+
+    :param config: the client configuration (its ``api_root`` and ``verify``).
+    """
+    return config.verify if str(config.api_root).lower().startswith("https:") else False  # type: ignore[no-any-return]
+
+
 def cdata_sync_factory(conn_id: str, api_version: str | None) -> ClientFactory:
     """Makes the read-only async CData Sync client of a connection (looked up the async way: a sync
     lookup inside the triggerer's event loop fails there)."""
@@ -73,7 +84,7 @@ def cdata_sync_factory(conn_id: str, api_version: str | None) -> ClientFactory:
 
         hook = CDataSyncHook(cdata_sync_conn_id=conn_id)
         config = await hook.aget_config()
-        return await hook.aget_client(api_version, wrap(read_only_transport(config.verify)))
+        return await hook.aget_client(api_version, wrap(read_only_transport(tls_verify(config))))
 
     return make
 
@@ -86,7 +97,7 @@ def aisquared_factory(conn_id: str) -> ClientFactory:
         from airflow_provider_cdata_sync.hooks.aisquared import AISquaredHook
 
         config = await AISquaredHook(aisquared_conn_id=conn_id).aget_config()
-        return AsyncAISquaredClient(config, wrap(read_only_transport(config.verify)))
+        return AsyncAISquaredClient(config, wrap(read_only_transport(tls_verify(config))))
 
     return make
 
